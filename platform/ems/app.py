@@ -1,0 +1,96 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import swagger_ui_bundle
+from flask import Flask, Response, send_from_directory
+from flask_smorest import Api
+from redis import Redis
+from werkzeug.exceptions import HTTPException
+
+from ems import __version__
+from ems.auth.keys import KeyStore
+from ems.auth.oauth import init_oauth
+from ems.config import Settings, load_settings
+from ems.db import Database
+from ems.errors import EmsError
+from ems.web import errors, metrics, pipeline
+from ems.web.state import AppState
+
+SWAGGER_DIR = Path(swagger_ui_bundle.__file__).parent / "vendor"
+MAX_BODY_BYTES = 1024 * 1024
+
+
+class EmsApi(Api):  # type: ignore[misc]
+    """flask-smorest's Api, answering and documenting errors in the platform's one format."""
+
+    ERROR_SCHEMA = errors.ErrorSchema
+
+    def handle_http_exception(self, error: HTTPException) -> Response:
+        return errors.handle_http_exception(error)
+
+
+def _blueprints() -> list[Any]:
+    from ems.auth.api import blp as auth_blp
+    from ems.regulator.api import blp as regulator_blp
+    from ems.sites.api import blp as sites_blp
+    from ems.web.health import blp as health_blp
+    from ems_tenants.api import admin_blp, signup_blp
+    from ems_tenants.tenant_api import blp as tenant_blp
+
+    return [health_blp, auth_blp, signup_blp, admin_blp, tenant_blp, sites_blp, regulator_blp]
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None) -> Flask:
+    """Build the API app; ``settings`` and ``db`` default to the environment's."""
+    settings = settings or load_settings()
+    if not settings.secret_key:
+        raise EmsError("EMS_SECRET_KEY is not set; the session and key encryption need it")
+    db = db or Database(settings.database_url)
+    app = Flask("ems")
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_NAME="ems_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=settings.session_ttl,
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        API_TITLE="EMS API",
+        API_VERSION=__version__,
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL="/api/v1/swagger-ui/",
+        API_SPEC_OPTIONS={
+            "info": {
+                "description": "Multi-tenant energy management platform for key energy-using "
+                "units. Errors: {error: {code, message, fields, request_id}}."
+            },
+        },
+        OAUTH2_TOKEN_EXPIRES_IN={"client_credentials": settings.access_token_ttl},
+    )
+    keys = KeyStore(db, settings.secret_key)
+    app.extensions["ems"] = AppState(
+        settings=settings, db=db, keys=keys, redis=Redis.from_url(settings.redis_url)
+    )
+    pipeline.register(app)
+    errors.register(app)
+    api = EmsApi(app)
+    for blp in _blueprints():
+        api.register_blueprint(blp)
+    init_oauth(app, db, keys, settings)
+    metrics.register(app)
+
+    @app.get("/api/v1/swagger-ui/<path:filename>")
+    def swagger_assets(filename: str) -> Response:
+        # Served from the installed swagger-ui-bundle: the docs work offline, no CDN.
+        return send_from_directory(SWAGGER_DIR, filename)
+
+    logging.getLogger("ems").setLevel(logging.INFO)
+    return app

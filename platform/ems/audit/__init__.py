@@ -1,0 +1,1 @@
+"""The audit log: every write, with who, when, which object, before and after."""

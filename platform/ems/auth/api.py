@@ -1,0 +1,149 @@
+"""Login, logout, CSRF token, the caller's identity, the token endpoint, JWKS."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import marshmallow as ma
+from flask import Response, current_app, g, request, session
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import validate
+from sqlalchemy import select
+
+from ems.auth.passwords import DUMMY_HASH, verify_password
+from ems.auth.principals import user_principal
+from ems.db import utcnow
+from ems.errors import Unauthenticated
+from ems.web.pipeline import current_principal, db, new_csrf_token
+from ems.web.ratelimit import rate_limit
+from ems.web.state import state
+from ems_tenants.models import Membership, Tenant, TenantStatus, User
+
+LOGINS_PER_MINUTE = 10
+
+blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Identity and tokens")
+
+
+class LoginSchema(ma.Schema):
+    """Portal credentials."""
+
+    email = ma.fields.Email(required=True, validate=validate.Length(max=254))
+    password = ma.fields.String(required=True, load_only=True, validate=validate.Length(max=200))
+
+
+class TenantAccessSchema(ma.Schema):
+    """A tenant the caller may open, and the role held there."""
+
+    slug = ma.fields.String()
+    name = ma.fields.String()
+    role = ma.fields.String()
+    status = ma.fields.String()
+
+
+class MeSchema(ma.Schema):
+    """The authenticated caller."""
+
+    kind = ma.fields.String()
+    id = ma.fields.String()
+    name = ma.fields.String()
+    is_platform_admin = ma.fields.Boolean()
+    regulator_region = ma.fields.String(allow_none=True)
+    provider_org_id = ma.fields.Integer(allow_none=True)
+    tenants = ma.fields.List(ma.fields.Nested(TenantAccessSchema))
+    csrf_token = ma.fields.String()
+
+
+class TokenRequestSchema(ma.Schema):
+    """The client-credentials grant (RFC 6749 4.4), form-encoded."""
+
+    grant_type = ma.fields.String(required=True, validate=validate.OneOf(["client_credentials"]))
+    scope = ma.fields.String(validate=validate.Length(max=200))
+    client_id = ma.fields.String(validate=validate.Length(max=64))
+    client_secret = ma.fields.String(validate=validate.Length(max=200))
+
+
+def _me() -> dict[str, Any]:
+    principal = current_principal()
+    if principal is None:
+        raise Unauthenticated("authentication required")
+    rows = db().execute(
+        select(Tenant.slug, Tenant.name, Tenant.status, Membership.role)
+        .join(Membership, Membership.tenant_id == Tenant.id)
+        .where(
+            Membership.user_id == int(principal.id),
+            Tenant.status.in_((TenantStatus.ACTIVE, TenantStatus.SUSPENDED)),
+        )
+        .order_by(Tenant.name)
+    ) if principal.kind == "user" else []
+    return {
+        "kind": principal.kind,
+        "id": principal.id,
+        "name": principal.name,
+        "is_platform_admin": principal.is_platform_admin,
+        "regulator_region": principal.regulator_region,
+        "provider_org_id": principal.provider_org_id,
+        "tenants": [
+            {"slug": slug, "name": name, "status": status, "role": role}
+            for slug, name, status, role in rows
+        ],
+        "csrf_token": session.get("csrf", ""),
+    }
+
+
+@blp.route("/auth/login")
+class Login(MethodView):
+    """Portal login."""
+
+    @blp.arguments(LoginSchema)
+    @blp.response(200, MeSchema)
+    def post(self, data: dict[str, str]) -> dict[str, Any]:
+        """Log in with e-mail and password; sets the session cookie and a CSRF token."""
+        email = data["email"].strip().lower()
+        rate_limit(f"login:{request.remote_addr}:{email}", LOGINS_PER_MINUTE)
+        user = db().scalar(select(User).where(User.email == email))
+        valid = verify_password(user.password_hash if user else DUMMY_HASH, data["password"])
+        if user is None or not valid or not user.is_active:
+            raise Unauthenticated("wrong e-mail or password")
+        user.last_login_at = utcnow()
+        session.clear()  # a fresh session on login: no fixation
+        session.permanent = True
+        session["uid"] = user.id
+        session["auth_at"] = time.time()
+        new_csrf_token()
+        # This request authenticated by password; the CSRF check is for later writes.
+        g.principal = user_principal(db(), user.id)
+        return _me()
+
+
+@blp.route("/auth/logout", methods=["POST"])
+@blp.response(204)
+def logout() -> None:
+    """End the portal session."""
+    current_principal()  # checks the CSRF token of a logged-in session
+    session.clear()
+
+
+@blp.route("/me")
+@blp.response(200, MeSchema)
+def me() -> dict[str, Any]:
+    """Who am I, and which tenants can I open (the tenant switcher's list)."""
+    return _me()
+
+
+@blp.route("/oauth/token", methods=["POST"])
+@blp.arguments(TokenRequestSchema, location="form")
+@blp.response(200)
+def token(data: dict[str, str]) -> Response:
+    """Issue a JWT access token (client-credentials grant, at most one hour)."""
+    server = current_app.extensions["ems_oauth"]
+    response: Response = server.create_token_response()
+    return response
+
+
+@blp.route("/oauth/jwks.json")
+@blp.response(200)
+def jwks() -> dict[str, Any]:
+    """The public keys that verify access tokens."""
+    return state().keys.jwks()

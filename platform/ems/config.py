@@ -1,0 +1,57 @@
+"""Settings, read once from the environment (twelve-factor style).
+
+Every setting has a development default that matches the one-machine run; a
+production deployment sets them from its secrets store (see ``infra/``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Process-wide settings; build with :func:`load_settings`."""
+
+    database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/ems"
+    broker_url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_prefix: str = "ems:"
+    secret_key: str = ""
+    data_dir: Path = field(default_factory=lambda: Path("var"))
+    issuer: str = "http://127.0.0.1:8000"
+    audience: str = "ems-api"
+    access_token_ttl: int = 3600
+    session_ttl: int = 8 * 3600
+    secure_cookies: bool = False
+    migrations_dir: Path = field(
+        default_factory=lambda: Path(__file__).resolve().parents[2] / "migrations"
+    )
+
+
+def load_settings() -> Settings:
+    """Read the settings from ``EMS_*`` environment variables."""
+    defaults = Settings()
+    token_ttl = int(_env("EMS_ACCESS_TOKEN_TTL", str(defaults.access_token_ttl)))
+    # The issue caps integration tokens at one hour whatever the environment says.
+    token_ttl = max(60, min(token_ttl, 3600))
+    return Settings(
+        database_url=_env("EMS_DATABASE_URL", defaults.database_url),
+        broker_url=_env("EMS_BROKER_URL", defaults.broker_url),
+        redis_url=_env("EMS_REDIS_URL", defaults.redis_url),
+        redis_prefix=_env("EMS_REDIS_PREFIX", defaults.redis_prefix),
+        secret_key=_env("EMS_SECRET_KEY", ""),
+        data_dir=Path(_env("EMS_DATA_DIR", str(defaults.data_dir))),
+        issuer=_env("EMS_ISSUER", defaults.issuer),
+        audience=_env("EMS_AUDIENCE", defaults.audience),
+        access_token_ttl=token_ttl,
+        session_ttl=int(_env("EMS_SESSION_TTL", str(defaults.session_ttl))),
+        secure_cookies=_env("EMS_SECURE_COOKIES", "0") == "1",
+        migrations_dir=Path(_env("EMS_MIGRATIONS_DIR", str(defaults.migrations_dir))),
+    )

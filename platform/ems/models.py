@@ -1,0 +1,21 @@
+"""One place that imports every model module, so metadata is complete.
+
+Alembic's environments and the test setup call :func:`load_all_models`; each
+feature adds its ``models`` module here.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+MODEL_MODULES = (
+    "ems.audit.models",
+    "ems_tenants.models",
+    "ems.sites.models",
+)
+
+
+def load_all_models() -> None:
+    """Import every feature's models module (idempotent)."""
+    for name in MODEL_MODULES:
+        importlib.import_module(name)

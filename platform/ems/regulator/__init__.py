@@ -1,0 +1,1 @@
+"""The regulator's read-only view: enterprises of a region and what they uploaded."""

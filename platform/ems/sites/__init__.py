@@ -1,0 +1,1 @@
+"""Sites: the plants (厂区) of a tenant. The organisation model grows from here."""

@@ -1,0 +1,1 @@
+"""The HTTP layer: app factory, request pipeline, errors, tenancy binding."""

@@ -1,0 +1,2 @@
+"""Background work on Dramatiq over RabbitMQ: broker setup, the tenant
+middleware, the single scheduler, and the actors."""
