@@ -23,6 +23,7 @@ class Settings:
     broker_url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_prefix: str = "ems:"
+    signups_per_minute: int = 10
     secret_key: str = ""
     data_dir: Path = field(default_factory=lambda: Path("var"))
     issuer: str = "http://127.0.0.1:8000"
@@ -46,6 +47,7 @@ def load_settings() -> Settings:
         broker_url=_env("EMS_BROKER_URL", defaults.broker_url),
         redis_url=_env("EMS_REDIS_URL", defaults.redis_url),
         redis_prefix=_env("EMS_REDIS_PREFIX", defaults.redis_prefix),
+        signups_per_minute=int(_env("EMS_SIGNUPS_PER_MINUTE", str(defaults.signups_per_minute))),
         secret_key=_env("EMS_SECRET_KEY", ""),
         data_dir=Path(_env("EMS_DATA_DIR", str(defaults.data_dir))),
         issuer=_env("EMS_ISSUER", defaults.issuer),

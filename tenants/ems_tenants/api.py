@@ -40,8 +40,6 @@ from ems_tenants.schemas import (
     UserSchema,
 )
 
-SIGNUPS_PER_MINUTE = 10
-
 signup_blp = Blueprint(
     "signup", __name__, url_prefix="/api/v1/signup", description="Self-service subscription"
 )
@@ -63,7 +61,7 @@ class Signup(MethodView):
     @signup_blp.response(202, SignupResultSchema)
     def post(self, data: dict[str, Any]) -> dict[str, str]:
         """Apply for a subscription; a platform administrator approves it."""
-        rate_limit(f"signup:{request.remote_addr}", SIGNUPS_PER_MINUTE)
+        rate_limit(f"signup:{request.remote_addr}", state().settings.signups_per_minute)
         session = db()
         tenant = services.create_tenant(session, services.TenantDraft(**data["tenant"]))
         admin = data["admin"]

@@ -3,6 +3,7 @@ clients, plan usage and audit log."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import marshmallow as ma
@@ -115,11 +116,17 @@ class Clients(MethodView):
     @requires(Permission.CLIENTS_MANAGE)
     @blp.arguments(ClientInputSchema)
     @blp.response(201, IssuedClientSchema)
-    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+    def post(self, data: dict[str, Any]) -> SimpleNamespace:
         """Register an API client; its secret is shown only in this answer."""
         issued = members.create_client(db(), bound_tenant_row(), data["name"], data["scopes"])
-        dumped: dict[str, Any] = ClientSchema().dump(issued.client)
-        return {**dumped, "client_secret": issued.secret}
+        client = issued.client
+        return SimpleNamespace(
+            client_id=client.client_id,
+            name=client.name,
+            scopes=client.scopes,
+            created_at=client.created_at,
+            client_secret=issued.secret,
+        )
 
 
 @blp.route("/api-clients/<client_id>")

@@ -21,7 +21,7 @@ from ems.web.ratelimit import rate_limit
 from ems.web.state import state
 from ems_tenants.models import Membership, Tenant, TenantStatus, User
 
-LOGINS_PER_MINUTE = 10
+FAILED_LOGINS_PER_MINUTE = 10
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Identity and tokens")
 
@@ -101,10 +101,13 @@ class Login(MethodView):
     def post(self, data: dict[str, str]) -> dict[str, Any]:
         """Log in with e-mail and password; sets the session cookie and a CSRF token."""
         email = data["email"].strip().lower()
-        rate_limit(f"login:{request.remote_addr}:{email}", LOGINS_PER_MINUTE)
+        # Only failures count: a brute-force guard that never locks out a correct login.
+        attempts = f"login-failures:{request.remote_addr}:{email}"
+        rate_limit(attempts, FAILED_LOGINS_PER_MINUTE, count_this=False)
         user = db().scalar(select(User).where(User.email == email))
         valid = verify_password(user.password_hash if user else DUMMY_HASH, data["password"])
         if user is None or not valid or not user.is_active:
+            rate_limit(attempts, FAILED_LOGINS_PER_MINUTE + 1)
             raise Unauthenticated("wrong e-mail or password")
         user.last_login_at = utcnow()
         session.clear()  # a fresh session on login: no fixation

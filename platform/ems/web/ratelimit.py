@@ -22,17 +22,30 @@ WINDOW_SECONDS = 60
 
 
 def check_rate(
-    redis: Redis, key: str, limit: int, *, prefix: str = "ems:", now: float | None = None
+    redis: Redis,
+    key: str,
+    limit: int,
+    *,
+    prefix: str = "ems:",
+    now: float | None = None,
+    count_this: bool = True,
 ) -> None:
-    """Count one request against ``key``; ``RateLimited`` once past ``limit`` per minute."""
+    """Count one request against ``key``; ``RateLimited`` once past ``limit`` per minute.
+
+    With ``count_this=False`` only checks that the limit is not already reached
+    (for counting failures only, as logins do).
+    """
     now = time.time() if now is None else now
     window = int(now // WINDOW_SECONDS)
     name = f"{prefix}rate:{key}:{window}"
     try:
-        pipe = redis.pipeline()
-        pipe.incr(name)
-        pipe.expire(name, WINDOW_SECONDS * 2)
-        count = int(pipe.execute()[0])
+        if count_this:
+            pipe = redis.pipeline()
+            pipe.incr(name)
+            pipe.expire(name, WINDOW_SECONDS * 2)
+            count = int(pipe.execute()[0])
+        else:
+            count = int(redis.get(name) or 0) + 1
     except RedisError:
         log.warning("rate limiter unavailable; request let through", exc_info=True)
         return
@@ -44,9 +57,9 @@ def check_rate(
         )
 
 
-def rate_limit(key: str, limit: int) -> None:
+def rate_limit(key: str, limit: int, *, count_this: bool = True) -> None:
     """``check_rate`` with the current app's Redis and key prefix."""
     from ems.web.state import state
 
     st = state()
-    check_rate(st.redis, key, limit, prefix=st.settings.redis_prefix)
+    check_rate(st.redis, key, limit, prefix=st.settings.redis_prefix, count_this=count_this)
