@@ -74,6 +74,11 @@ class Database:
     """Owns the engine and hands out control or tenant sessions."""
 
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        from ems.models import load_all_models
+
+        # Every process that touches the database gets complete metadata and the
+        # audit listeners, whichever entry point (API, CLI, worker) it came from.
+        load_all_models()
         self.url = url
         self.engine: Engine = create_engine(
             url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size

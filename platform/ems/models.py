@@ -10,6 +10,7 @@ import importlib
 
 MODEL_MODULES = (
     "ems.audit.models",
+    "ems.audit.services",  # registers the flush listeners that write the audit log
     "ems_tenants.models",
     "ems.sites.models",
 )

@@ -76,6 +76,7 @@ class Members(MethodView):
 class MemberById(MethodView):
     """One membership."""
 
+    @blp.etag
     @blp.response(200, MemberSchema)
     def get(self, membership_id: int) -> Membership:
         """Show a membership."""

@@ -50,10 +50,10 @@ def _changed(obj: Audited) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def _object_id(obj: Audited) -> str:
-    identity = inspect(obj).identity
-    if identity is None:
-        return "?"
-    return "/".join(str(part) for part in identity)
+    # The identity key is assigned only after after_flush; the primary key
+    # attributes already hold the values the INSERT produced.
+    key = inspect(type(obj)).primary_key_from_instance(obj)
+    return "/".join(str(part) for part in key)
 
 
 def _tenant_id(obj: Audited) -> int | None:
