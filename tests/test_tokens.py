@@ -174,3 +174,12 @@ def test_unknown_scope_cannot_be_granted(client_for: Any) -> None:
         alice.post("/api/v1/tenants/alpha-works/api-clients", json={"name": "x", "scopes": ["admin"]}), 422
     )
     assert "scopes" in error["fields"]
+
+
+@pytest.mark.parametrize("header", ["Basic", "Basic !!!notbase64", "Bearer x", "Basic " + base64.b64encode(b"nocolon").decode()])
+def test_malformed_basic_header_is_invalid_client(app: Any, header: str) -> None:
+    r = app.test_client().post(
+        "/api/v1/oauth/token", data={"grant_type": "client_credentials"}, headers={"Authorization": header}
+    )
+    assert r.status_code == 401
+    assert r.get_json()["error"] == "invalid_client"

@@ -21,7 +21,7 @@ from ems.errors import EmsError
 from ems.web import errors, metrics, pipeline
 from ems.web.state import AppState
 
-SWAGGER_DIR = Path(swagger_ui_bundle.__file__).parent / "vendor"
+SWAGGER_DIR = Path(str(swagger_ui_bundle.swagger_ui_path))
 MAX_BODY_BYTES = 1024 * 1024
 
 
@@ -70,8 +70,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         API_SPEC_OPTIONS={
             "info": {
                 "description": "Multi-tenant energy management platform for key energy-using "
-                "units. Errors: {error: {code, message, fields, request_id}}."
+                "units. Errors: {error: {code, message, fields, request_id}}. Portal users "
+                "authenticate with the session cookie (writes echo X-CSRF-Token); integrations "
+                "with a bearer JWT from /api/v1/oauth/token."
             },
+            "security": [{"bearerAuth": []}, {"sessionCookie": []}],
         },
         OAUTH2_TOKEN_EXPIRES_IN={"client_credentials": settings.access_token_ttl},
     )
@@ -82,6 +85,13 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     pipeline.register(app)
     errors.register(app)
     api = EmsApi(app)
+    app.extensions["ems_api"] = api
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    )
+    api.spec.components.security_scheme(
+        "sessionCookie", {"type": "apiKey", "in": "cookie", "name": "ems_session"}
+    )
     for blp in _blueprints():
         api.register_blueprint(blp)
     init_oauth(app, db, keys, settings)

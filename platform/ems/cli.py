@@ -292,7 +292,7 @@ def openapi_document() -> str:
         os.environ["EMS_SECRET_KEY"] = "openapi-generation-only"  # noqa: S105 - no session is made
         settings = load_settings()
     app = create_app(settings)
-    spec = app.extensions["flask-smorest"]["apis"][""]["spec"].to_dict()
+    spec = app.extensions["ems_api"].spec.to_dict()
     return json.dumps(spec, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import time
 from typing import Any
 
@@ -140,9 +142,30 @@ def me() -> dict[str, Any]:
 @blp.response(200)
 def token(data: dict[str, str]) -> Response:
     """Issue a JWT access token (client-credentials grant, at most one hour)."""
+    if not _basic_auth_well_formed(request.headers.get("Authorization")):
+        # authlib raises (a 500) on a malformed Basic header; answer as RFC 6749 5.2 says.
+        return Response(
+            '{"error": "invalid_client", "error_description": "malformed Authorization header"}',
+            status=401,
+            mimetype="application/json",
+            headers={"WWW-Authenticate": 'Basic realm="ems"'},
+        )
     server = current_app.extensions["ems_oauth"]
     response: Response = server.create_token_response()
     return response
+
+
+def _basic_auth_well_formed(header: str | None) -> bool:
+    if header is None:
+        return True  # credentials may come in the form body (client_secret_post)
+    scheme, _, encoded = header.strip().partition(" ")
+    if scheme.lower() != "basic" or not encoded.strip():
+        return False
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    return ":" in decoded
 
 
 @blp.route("/oauth/jwks.json")
