@@ -19,7 +19,10 @@ def test_provider_engineer_reaches_exactly_their_tenants(client_for: Any, world:
     assert created.status_code == 201, created.get_json()
     # Provider engineers operate plants; they do not manage a tenant's members.
     assert_error(
-        pat.post("/api/v1/tenants/alpha-works/members", json={"email": "nobody@example.com", "role": "viewer"}),
+        pat.post(
+            "/api/v1/tenants/alpha-works/members",
+            json={"email": "nobody@example.com", "role": "viewer"},
+        ),
         403,
         "forbidden",
     )
@@ -37,8 +40,12 @@ def test_regulator_reads_no_tenant_data(app: Any, client_for: Any) -> None:
     names = sorted(e["name"] for e in listed.get_json())
     # Yunnan (530000) covers alpha (530100) and gamma (530300), not beta (Shandong, 370100).
     assert names == ["ALPHA 工厂", "GAMMA 工厂"]
-    assert all(set(e) == {"name", "credit_code", "region_code", "industry_code"} for e in listed.get_json())
-    assert_error(reggie.post("/api/v1/tenants/alpha-works/sites", json={"code": "R", "name": "r"}), 404)
+    assert all(
+        set(e) == {"name", "credit_code", "region_code", "industry_code"} for e in listed.get_json()
+    )
+    assert_error(
+        reggie.post("/api/v1/tenants/alpha-works/sites", json={"code": "R", "name": "r"}), 404
+    )
 
 
 def test_non_regulator_cannot_use_regulator_view(client_for: Any) -> None:
@@ -48,21 +55,30 @@ def test_non_regulator_cannot_use_regulator_view(client_for: Any) -> None:
 def test_viewer_cannot_write(client_for: Any) -> None:
     vera = client_for("vera")
     assert vera.get("/api/v1/tenants/alpha-works/sites").status_code == 200
-    assert_error(vera.post("/api/v1/tenants/alpha-works/sites", json={"code": "V1", "name": "v"}), 403)
+    assert_error(
+        vera.post("/api/v1/tenants/alpha-works/sites", json={"code": "V1", "name": "v"}), 403
+    )
     site = vera.get("/api/v1/tenants/alpha-works/sites/1")
     etag = site.headers["ETag"]
     assert_error(
-        vera.put("/api/v1/tenants/alpha-works/sites/1", json={"code": "S1", "name": "changed"},
-                 headers={"If-Match": etag}),
+        vera.put(
+            "/api/v1/tenants/alpha-works/sites/1",
+            json={"code": "S1", "name": "changed"},
+            headers={"If-Match": etag},
+        ),
         403,
     )
-    assert_error(vera.delete("/api/v1/tenants/alpha-works/sites/1", headers={"If-Match": etag}), 403)
+    assert_error(
+        vera.delete("/api/v1/tenants/alpha-works/sites/1", headers={"If-Match": etag}), 403
+    )
     assert_error(vera.get("/api/v1/tenants/alpha-works/audit"), 403)
 
 
 def test_operator_writes_data_not_configuration(client_for: Any) -> None:
     oscar = client_for("oscar")
-    assert_error(oscar.post("/api/v1/tenants/alpha-works/sites", json={"code": "O1", "name": "o"}), 403)
+    assert_error(
+        oscar.post("/api/v1/tenants/alpha-works/sites", json={"code": "O1", "name": "o"}), 403
+    )
 
 
 def test_platform_admin_routes_need_platform_admin(client_for: Any) -> None:
@@ -81,9 +97,13 @@ def test_anonymous_gets_401(client_for: Any) -> None:
 def test_cookie_writes_need_the_csrf_token(client_for: Any) -> None:
     mona = client_for("mona")
     mona.csrf = ""
-    assert_error(mona.post("/api/v1/tenants/alpha-works/sites", json={"code": "C1", "name": "c"}), 403)
+    assert_error(
+        mona.post("/api/v1/tenants/alpha-works/sites", json={"code": "C1", "name": "c"}), 403
+    )
     mona.csrf = "forged"
-    assert_error(mona.post("/api/v1/tenants/alpha-works/sites", json={"code": "C1", "name": "c"}), 403)
+    assert_error(
+        mona.post("/api/v1/tenants/alpha-works/sites", json={"code": "C1", "name": "c"}), 403
+    )
 
 
 def test_session_cookie_flags(client_for: Any) -> None:
@@ -107,7 +127,9 @@ def test_suspended_tenant_answers_403_and_keeps_data(client_for: Any, world: Any
     assert admin.post("/api/v1/admin/tenants/beta-works/suspend").status_code == 200
     try:
         assert_error(bob.get("/api/v1/tenants/beta-works/sites"), 403, "tenant_suspended")
-        assert_error(bob.post("/api/v1/tenants/beta-works/sites", json={"code": "Z", "name": "z"}), 403)
+        assert_error(
+            bob.post("/api/v1/tenants/beta-works/sites", json={"code": "Z", "name": "z"}), 403
+        )
         # Not a member: still 404, a suspension reveals nothing to outsiders.
         assert_error(client_for("alice").get("/api/v1/tenants/beta-works/sites"), 404)
     finally:
@@ -116,9 +138,8 @@ def test_suspended_tenant_answers_403_and_keeps_data(client_for: Any, world: Any
 
 
 def test_deactivated_user_loses_access_at_once(app: Any, client_for: Any, world: Any) -> None:
-    from sqlalchemy import update
-
     from ems_tenants.models import User
+    from sqlalchemy import update
 
     admin = client_for("admin")
     created = admin.post(
@@ -127,9 +148,13 @@ def test_deactivated_user_loses_access_at_once(app: Any, client_for: Any, world:
     )
     assert created.status_code == 201
     alice = client_for("alice")
-    assert alice.post(
-        "/api/v1/tenants/alpha-works/members", json={"email": "temp@example.com", "role": "viewer"}
-    ).status_code == 201
+    assert (
+        alice.post(
+            "/api/v1/tenants/alpha-works/members",
+            json={"email": "temp@example.com", "role": "viewer"},
+        ).status_code
+        == 201
+    )
     temp = client_for()
     assert temp.login("temp@example.com").status_code == 200
     assert temp.get("/api/v1/tenants/alpha-works/sites").status_code == 200

@@ -30,7 +30,9 @@ def test_readyz_reports_a_dead_broker(app: Any, client_for: Any) -> None:
 
 def test_request_id_is_echoed_or_made(client_for: Any) -> None:
     c = client_for()
-    assert c.get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["X-Request-ID"] == "abc-123"
+    assert (
+        c.get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["X-Request-ID"] == "abc-123"
+    )
     made = c.get("/healthz", headers={"X-Request-ID": "bad id with spaces"}).headers["X-Request-ID"]
     assert made and " " not in made
     error = assert_error(c.get("/api/v1/me", headers={"X-Request-ID": "req-42"}), 401)

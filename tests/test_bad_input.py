@@ -53,7 +53,11 @@ TENANT_CASES = [
     ("slug crafted as SQL", with_(slug="x'; DROP SCHEMA control CASCADE; --"), "slug"),
     ("region crafted as SQL", with_(region_code="1' OR"), "region_code"),
     ("region of no province", with_(region_code="990100"), "region_code"),
-    ("invalid credit code check", with_(credit_code=GOOD_TENANT["credit_code"][:17] + "0"), "credit_code"),
+    (
+        "invalid credit code check",
+        with_(credit_code=GOOD_TENANT["credit_code"][:17] + "0"),
+        "credit_code",
+    ),
     ("credit code with letter O", with_(credit_code="91530100MA6K1X2O10"), "credit_code"),
     ("unknown time zone", with_(timezone="Mars/Olympus"), "timezone"),
     ("bad industry code", with_(industry_code="Z99"), "industry_code"),
@@ -80,7 +84,9 @@ def test_signup_rejects(
     anonymous = client_for()
     before = counts(app, world)
     admin = {"email": "new-admin@example.com", "name": "管理员", "password": "long-enough-pw"}
-    error = assert_error(anonymous.post("/api/v1/signup", json={"tenant": body, "admin": admin}), 422)
+    error = assert_error(
+        anonymous.post("/api/v1/signup", json={"tenant": body, "admin": admin}), 422
+    )
     assert any(k.startswith("tenant.") or k == field for k in error["fields"]), error
     assert counts(app, world) == before
 
@@ -94,14 +100,20 @@ def test_malformed_json(app: Any, world: Any, client_for: Any, no_tracebacks: An
         headers={"Content-Type": "application/json"},
     )
     assert_error(r, 400, "bad_request")
-    r = mona.post("/api/v1/tenants/alpha-works/sites", data=b"\xff\xfe", headers={"Content-Type": "application/json"})
+    r = mona.post(
+        "/api/v1/tenants/alpha-works/sites",
+        data=b"\xff\xfe",
+        headers={"Content-Type": "application/json"},
+    )
     assert_error(r, 400)
     r = mona.post("/api/v1/tenants/alpha-works/sites", json=["not", "an", "object"])
     assert_error(r, 422)
     assert counts(app, world) == before
 
 
-def test_site_field_errors_name_the_field(app: Any, world: Any, client_for: Any, no_tracebacks: Any) -> None:
+def test_site_field_errors_name_the_field(
+    app: Any, world: Any, client_for: Any, no_tracebacks: Any
+) -> None:
     mona = client_for("mona")
     before = counts(app, world)
     for body, field in (
@@ -116,10 +128,14 @@ def test_site_field_errors_name_the_field(app: Any, world: Any, client_for: Any,
     assert counts(app, world) == before
 
 
-def test_duplicate_site_code_conflicts(app: Any, world: Any, client_for: Any, no_tracebacks: Any) -> None:
+def test_duplicate_site_code_conflicts(
+    app: Any, world: Any, client_for: Any, no_tracebacks: Any
+) -> None:
     mona = client_for("mona")
     before = counts(app, world)
-    error = assert_error(mona.post("/api/v1/tenants/alpha-works/sites", json={"code": "S1", "name": "dup"}), 409)
+    error = assert_error(
+        mona.post("/api/v1/tenants/alpha-works/sites", json={"code": "S1", "name": "dup"}), 409
+    )
     assert "code" in error["fields"]
     assert counts(app, world) == before
 
@@ -141,8 +157,11 @@ def test_query_parameters_are_validated(client_for: Any, no_tracebacks: Any) -> 
 
 def test_body_too_large(client_for: Any, no_tracebacks: Any) -> None:
     mona = client_for("mona")
-    r = mona.post("/api/v1/tenants/alpha-works/sites", data=b"{" + b" " * (2 * 1024 * 1024) + b"}",
-                  headers={"Content-Type": "application/json"})
+    r = mona.post(
+        "/api/v1/tenants/alpha-works/sites",
+        data=b"{" + b" " * (2 * 1024 * 1024) + b"}",
+        headers={"Content-Type": "application/json"},
+    )
     assert_error(r, 413)
 
 

@@ -56,12 +56,14 @@ def fill(rule: str, slug: str, ctx: dict[str, Any]) -> str:
 @pytest.fixture(scope="module")
 def beta_objects(app: Any, world: Any) -> dict[str, Any]:
     """Objects that exist in beta under ids alpha does not have."""
+    from ems_tenants.models import Membership
     from sqlalchemy import select
 
-    from ems_tenants.models import Membership
-
     bob = app.test_client()
-    bob.post("/api/v1/auth/login", json={"email": world.users["bob"], "password": "correct-horse-battery"})
+    bob.post(
+        "/api/v1/auth/login",
+        json={"email": world.users["bob"], "password": "correct-horse-battery"},
+    )
     csrf = bob.get("/api/v1/me").get_json()["csrf_token"]
     made = bob.post(
         "/api/v1/tenants/beta-works/api-clients",
@@ -82,10 +84,9 @@ def beta_objects(app: Any, world: Any) -> dict[str, Any]:
 
 
 def _beta_state(app: Any, world: Any) -> tuple[Any, ...]:
-    from sqlalchemy import func, select
-
     from ems.sites.models import Site
     from ems_tenants.models import Membership, OAuthClient
+    from sqlalchemy import func, select
 
     db = app.extensions["ems"].db
     with db.session(world.tenants["beta"].schema_name) as s:
@@ -113,7 +114,9 @@ def test_routes_are_enumerated(app: Any) -> None:
     assert len(routes) >= 12
 
 
-def test_alpha_user_cannot_reach_beta(app: Any, world: Any, client_for: Any, beta_objects: Any) -> None:
+def test_alpha_user_cannot_reach_beta(
+    app: Any, world: Any, client_for: Any, beta_objects: Any
+) -> None:
     alice = client_for("alice")
     before = _beta_state(app, world)
     checked = 0

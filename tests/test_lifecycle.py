@@ -107,10 +107,14 @@ def test_export_then_delete(app: Any, client_for: Any, settings: Any) -> None:
 
     db = app.extensions["ems"].db
     with db.transaction() as s:
-        members.add_member(s, services.get_tenant(s, "eta-paper"), "mona@example.com", "energy_manager")
+        members.add_member(
+            s, services.get_tenant(s, "eta-paper"), "mona@example.com", "energy_manager"
+        )
     mona = client_for("mona")
     for i in range(3):
-        r = mona.post("/api/v1/tenants/eta-paper/sites", json={"code": f"E{i}", "name": f"ETA 厂区 {i}"})
+        r = mona.post(
+            "/api/v1/tenants/eta-paper/sites", json={"code": f"E{i}", "name": f"ETA 厂区 {i}"}
+        )
         assert r.status_code == 201
 
     # Deletion needs suspension, an export after it, and the slug repeated.
@@ -138,7 +142,9 @@ def test_export_then_delete(app: Any, client_for: Any, settings: Any) -> None:
 
 def test_every_write_is_audited(app: Any, client_for: Any) -> None:
     mona = client_for("mona")
-    created = mona.post("/api/v1/tenants/alpha-works/sites", json={"code": "AU1", "name": "审计 before"})
+    created = mona.post(
+        "/api/v1/tenants/alpha-works/sites", json={"code": "AU1", "name": "审计 before"}
+    )
     site = created.get_json()
     etag = mona.get(f"/api/v1/tenants/alpha-works/sites/{site['id']}").headers["ETag"]
     updated = mona.put(
@@ -148,15 +154,25 @@ def test_every_write_is_audited(app: Any, client_for: Any) -> None:
     )
     assert updated.status_code == 200
     log = client_for("alice").get("/api/v1/tenants/alpha-works/audit?page_size=50").get_json()
-    update = next(e for e in log if e["object_type"] == "sites" and e["action"] == "update"
-                  and e["object_id"] == str(site["id"]))
+    update = next(
+        e
+        for e in log
+        if e["object_type"] == "sites"
+        and e["action"] == "update"
+        and e["object_id"] == str(site["id"])
+    )
     # Only what changed, with its old and new value.
     assert update["before"] == {"name": "审计 before"}
     assert update["after"] == {"name": "审计 after"}
     assert update["actor_name"] == "mona@example.com" and update["actor_kind"] == "user"
     assert update["request_id"] == "audit-test-1"
-    insert = next(e for e in log if e["object_type"] == "sites" and e["action"] == "insert"
-                  and e["object_id"] == str(site["id"]))
+    insert = next(
+        e
+        for e in log
+        if e["object_type"] == "sites"
+        and e["action"] == "insert"
+        and e["object_id"] == str(site["id"])
+    )
     assert insert["after"]["code"] == "AU1"
     # Nobody else's writes are in alpha's log.
     assert all(e["actor_name"] != "bob@example.com" for e in log)
@@ -165,19 +181,38 @@ def test_every_write_is_audited(app: Any, client_for: Any) -> None:
 def test_secrets_never_reach_the_audit_log(app: Any) -> None:
     db = app.extensions["ems"].db
     with db.engine.connect() as conn:
-        rows = conn.execute(text("SELECT after::text FROM control.audit_log WHERE object_type IN ('users', 'oauth_clients')")).scalars().all()
+        rows = (
+            conn.execute(
+                text(
+                    "SELECT after::text FROM control.audit_log "
+                    "WHERE object_type IN ('users', 'oauth_clients')"
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert rows
-    assert not any("argon2" in (r or "") or "password_hash" in (r or "") or "secret_hash" in (r or "") for r in rows)
+    assert not any(
+        "argon2" in (r or "") or "password_hash" in (r or "") or "secret_hash" in (r or "")
+        for r in rows
+    )
 
 
 def test_etag_is_required_and_checked(client_for: Any) -> None:
     mona = client_for("mona")
-    site = mona.post("/api/v1/tenants/alpha-works/sites", json={"code": "ET1", "name": "etag"}).get_json()
+    site = mona.post(
+        "/api/v1/tenants/alpha-works/sites", json={"code": "ET1", "name": "etag"}
+    ).get_json()
     url = f"/api/v1/tenants/alpha-works/sites/{site['id']}"
     assert_error(mona.put(url, json={"code": "ET1", "name": "x"}), 428, "precondition_required")
-    assert_error(mona.put(url, json={"code": "ET1", "name": "x"}, headers={"If-Match": '"stale"'}), 412)
+    assert_error(
+        mona.put(url, json={"code": "ET1", "name": "x"}, headers={"If-Match": '"stale"'}), 412
+    )
     etag = mona.get(url).headers["ETag"]
-    assert mona.put(url, json={"code": "ET1", "name": "x"}, headers={"If-Match": etag}).status_code == 200
+    assert (
+        mona.put(url, json={"code": "ET1", "name": "x"}, headers={"If-Match": etag}).status_code
+        == 200
+    )
     # The old ETag no longer matches after the change.
     assert_error(mona.delete(url, headers={"If-Match": etag}), 412)
     assert mona.delete(url, headers={"If-Match": mona.get(url).headers["ETag"]}).status_code == 204
@@ -194,6 +229,18 @@ def test_member_management(client_for: Any) -> None:
     assert r.status_code == 200 and r.get_json()["role"] == "operator"
     etag = alice.get(url).headers["ETag"]
     assert alice.put(url, json={"role": "viewer"}, headers={"If-Match": etag}).status_code == 200
-    assert_error(alice.post("/api/v1/tenants/alpha-works/members", json={"email": "pat@example.com", "role": "viewer"}), 409)
-    error = assert_error(alice.post("/api/v1/tenants/alpha-works/members", json={"email": "nobody@example.com", "role": "provider_engineer"}), 422)
+    assert_error(
+        alice.post(
+            "/api/v1/tenants/alpha-works/members",
+            json={"email": "pat@example.com", "role": "viewer"},
+        ),
+        409,
+    )
+    error = assert_error(
+        alice.post(
+            "/api/v1/tenants/alpha-works/members",
+            json={"email": "nobody@example.com", "role": "provider_engineer"},
+        ),
+        422,
+    )
     assert "role" in error["fields"]

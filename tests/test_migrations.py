@@ -38,13 +38,13 @@ def test_db_upgrade_reaches_every_tenant(database: Any, settings: Any, world: An
     assert control == head_of("control", settings)
 
 
-def test_a_failing_tenant_does_not_stop_the_others(database: Any, settings: Any, world: Any) -> None:
+def test_a_failing_tenant_does_not_stop_the_others(
+    database: Any, settings: Any, world: Any
+) -> None:
     from ems.migrate import upgrade_tenants
 
     good = world.tenants["alpha"].schema_name
-    results = upgrade_tenants(
-        database.engine, settings.migrations_dir, ["bad\"schema", good]
-    )
+    results = upgrade_tenants(database.engine, settings.migrations_dir, ['bad"schema', good])
     assert results[0].error is not None and results[1].error is None
 
 
@@ -52,7 +52,10 @@ def test_tenant_tables_land_in_the_tenant_schema(database: Any, world: Any) -> N
     with database.engine.connect() as conn:
         placeholder = conn.execute(text("SELECT to_regnamespace('tenant')")).scalar()
         sites = conn.execute(
-            text("SELECT count(*) FROM information_schema.tables WHERE table_name = 'sites' AND table_schema LIKE 't\\_%'")
+            text(
+                "SELECT count(*) FROM information_schema.tables "
+                "WHERE table_name = 'sites' AND table_schema LIKE 't\\_%'"
+            )
         ).scalar()
     assert placeholder is None, "the placeholder schema must never be created"
     assert sites is not None and sites >= 3

@@ -47,7 +47,9 @@ def fuzz_identity(app: Any, database: Any, settings: Any) -> dict[str, str]:
         members.create_user(s, email="fuzzer@example.com", name="fuzzer", password=PASSWORD)
         members.add_member(s, tenant, "fuzzer@example.com", "tenant_admin")
     client = app.test_client()
-    login = client.post("/api/v1/auth/login", json={"email": "fuzzer@example.com", "password": PASSWORD})
+    login = client.post(
+        "/api/v1/auth/login", json={"email": "fuzzer@example.com", "password": PASSWORD}
+    )
     cookie = client.get_cookie("ems_session")
     assert cookie is not None
     return {"Cookie": f"ems_session={cookie.value}", "X-CSRF-Token": login.get_json()["csrf_token"]}

@@ -17,7 +17,10 @@ from tests.conftest import assert_error
 @pytest.fixture(scope="module")
 def integration(app: Any, world: Any) -> dict[str, str]:
     c = app.test_client()
-    me = c.post("/api/v1/auth/login", json={"email": world.users["alice"], "password": "correct-horse-battery"})
+    me = c.post(
+        "/api/v1/auth/login",
+        json={"email": world.users["alice"], "password": "correct-horse-battery"},
+    )
     made = c.post(
         "/api/v1/tenants/alpha-works/api-clients",
         json={"name": "碳交易所 Carbon exchange", "scopes": ["tenant:read"]},
@@ -40,7 +43,9 @@ def bearer(app: Any, token: str, url: str = "/api/v1/tenants/alpha-works/sites")
     return app.test_client().get(url, headers={"Authorization": f"Bearer {token}"})
 
 
-def test_client_credentials_issue_a_short_lived_jwt(app: Any, settings: Any, integration: Any) -> None:
+def test_client_credentials_issue_a_short_lived_jwt(
+    app: Any, settings: Any, integration: Any
+) -> None:
     r = get_token(app, integration["client_id"], integration["client_secret"])
     assert r.status_code == 200, r.get_json()
     body = r.get_json()
@@ -57,13 +62,17 @@ def test_client_credentials_issue_a_short_lived_jwt(app: Any, settings: Any, int
 def test_jwks_publishes_the_verifying_key(app: Any, integration: Any) -> None:
     keys = app.test_client().get("/api/v1/oauth/jwks.json").get_json()["keys"]
     assert keys and all("d" not in k for k in keys), "private material in the JWKS"
-    token = get_token(app, integration["client_id"], integration["client_secret"]).get_json()["access_token"]
+    token = get_token(app, integration["client_id"], integration["client_secret"]).get_json()[
+        "access_token"
+    ]
     header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
     assert header["kid"] in {k["kid"] for k in keys}
 
 
 def test_scopes_limit_what_a_client_may_do(app: Any, integration: Any) -> None:
-    token = get_token(app, integration["client_id"], integration["client_secret"]).get_json()["access_token"]
+    token = get_token(app, integration["client_id"], integration["client_secret"]).get_json()[
+        "access_token"
+    ]
     r = app.test_client().post(
         "/api/v1/tenants/alpha-works/sites",
         json={"code": "T1", "name": "t"},
@@ -79,7 +88,9 @@ def test_wrong_secret_is_refused(app: Any, integration: Any) -> None:
     assert r.get_json()["error"] == "invalid_client"
 
 
-def _sign(app: Any, claims: dict[str, Any], key: Any = None, header: dict[str, Any] | None = None) -> str:
+def _sign(
+    app: Any, claims: dict[str, Any], key: Any = None, header: dict[str, Any] | None = None
+) -> str:
     key = key or app.extensions["ems"].keys.signing_key()
     return jwt.encode(header or {"alg": "RS256", "typ": "at+jwt", "kid": key.kid}, claims, key)
 
@@ -116,7 +127,9 @@ def test_wrong_audience(app: Any, settings: Any, integration: Any) -> None:
 
 
 def test_wrong_issuer(app: Any, settings: Any, integration: Any) -> None:
-    assert_error(bearer(app, _sign(app, _claims(settings, integration, iss="https://evil.example"))), 401)
+    assert_error(
+        bearer(app, _sign(app, _claims(settings, integration, iss="https://evil.example"))), 401
+    )
 
 
 def test_wrong_signature(app: Any, settings: Any, integration: Any) -> None:
@@ -160,10 +173,15 @@ def test_garbage_and_wrong_scheme(app: Any) -> None:
 
 def test_revoked_client_loses_access_at_once(app: Any, world: Any, client_for: Any) -> None:
     alice = client_for("alice")
-    made = alice.post("/api/v1/tenants/alpha-works/api-clients", json={"name": "temp", "scopes": ["tenant:read"]}).get_json()
+    made = alice.post(
+        "/api/v1/tenants/alpha-works/api-clients", json={"name": "temp", "scopes": ["tenant:read"]}
+    ).get_json()
     token = get_token(app, made["client_id"], made["client_secret"]).get_json()["access_token"]
     assert bearer(app, token).status_code == 200
-    assert alice.delete(f"/api/v1/tenants/alpha-works/api-clients/{made['client_id']}").status_code == 204
+    assert (
+        alice.delete(f"/api/v1/tenants/alpha-works/api-clients/{made['client_id']}").status_code
+        == 204
+    )
     assert_error(bearer(app, token), 401)
     assert get_token(app, made["client_id"], made["client_secret"]).status_code == 401
 
@@ -171,15 +189,23 @@ def test_revoked_client_loses_access_at_once(app: Any, world: Any, client_for: A
 def test_unknown_scope_cannot_be_granted(client_for: Any) -> None:
     alice = client_for("alice")
     error = assert_error(
-        alice.post("/api/v1/tenants/alpha-works/api-clients", json={"name": "x", "scopes": ["admin"]}), 422
+        alice.post(
+            "/api/v1/tenants/alpha-works/api-clients", json={"name": "x", "scopes": ["admin"]}
+        ),
+        422,
     )
     assert "scopes" in error["fields"]
 
 
-@pytest.mark.parametrize("header", ["Basic", "Basic !!!notbase64", "Bearer x", "Basic " + base64.b64encode(b"nocolon").decode()])
+@pytest.mark.parametrize(
+    "header",
+    ["Basic", "Basic !!!notbase64", "Bearer x", "Basic " + base64.b64encode(b"nocolon").decode()],
+)
 def test_malformed_basic_header_is_invalid_client(app: Any, header: str) -> None:
     r = app.test_client().post(
-        "/api/v1/oauth/token", data={"grant_type": "client_credentials"}, headers={"Authorization": header}
+        "/api/v1/oauth/token",
+        data={"grant_type": "client_credentials"},
+        headers={"Authorization": header},
     )
     assert r.status_code == 401
     assert r.get_json()["error"] == "invalid_client"

@@ -1,12 +1,12 @@
 """The ``ems`` command: one group per noun, one command per verb.
 
-    ems db upgrade | revision
-    ems tenants create | list | show | approve | suspend | resume | export | delete
-    ems users create | add-member
-    ems keys rotate
-    ems openapi write | check
-    ems api | worker | scheduler
-    ems demo seed
+ems db upgrade | revision
+ems tenants create | list | show | approve | suspend | resume | export | delete
+ems users create | add-member
+ems keys rotate
+ems openapi write | check
+ems api | worker | scheduler
+ems demo seed
 """
 
 from __future__ import annotations
@@ -62,8 +62,9 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Upgrade the control schema, then every tenant schema (with a progress bar)."""
-    from ems.migrate import upgrade_control, upgrade_tenants
     from ems_tenants.services import live_schemas
+
+    from ems.migrate import upgrade_control, upgrade_tenants
 
     settings = load_settings()
     database = Database(settings.database_url, pool_size=2)
@@ -143,9 +144,8 @@ def tenants_create(**fields: str) -> None:
 @click.option("--status", default=None)
 def tenants_list(status: str | None) -> None:
     """List tenants."""
-    from sqlalchemy import select
-
     from ems_tenants.models import Tenant
+    from sqlalchemy import select
 
     with _transaction() as (session, _, _settings):
         stmt = select(Tenant).order_by(Tenant.id)
@@ -162,7 +162,9 @@ def tenants_show(slug: str) -> None:
     from ems_tenants import services
 
     with _transaction() as (session, _, _settings):
-        click.echo(json.dumps(_show(services.get_tenant(session, slug)), ensure_ascii=False, indent=1))
+        click.echo(
+            json.dumps(_show(services.get_tenant(session, slug)), ensure_ascii=False, indent=1)
+        )
 
 
 def _life_cycle(verb: str, doc: str) -> None:
@@ -321,15 +323,28 @@ def openapi_check(path: Path) -> None:
 # --- processes ----------------------------------------------------------------------------
 
 
+def _tool(name: str) -> str:
+    """A console script installed beside this interpreter (the same environment)."""
+    return str(Path(sys.executable).parent / name)
+
+
 @main.command("api")
 @click.option("--bind", default="127.0.0.1:8000", show_default=True)
 @click.option("--workers", default=2, show_default=True)
 def api(bind: str, workers: int) -> None:
     """Serve the API and portal with gunicorn."""
-    os.execvp(  # noqa: S606 - replaces this process with the server
-        "gunicorn",
-        ["gunicorn", "--bind", bind, "--workers", str(workers), "--access-logfile", "-",
-         "ems.wsgi:app"],
+    os.execv(  # noqa: S606 - replaces this process with the server
+        _tool("gunicorn"),
+        [
+            "gunicorn",
+            "--bind",
+            bind,
+            "--workers",
+            str(workers),
+            "--access-logfile",
+            "-",
+            "ems.wsgi:app",
+        ],
     )
 
 
@@ -338,10 +353,16 @@ def api(bind: str, workers: int) -> None:
 @click.option("--threads", default=4, show_default=True)
 def worker(processes: int, threads: int) -> None:
     """Run Dramatiq workers for every actor."""
-    os.execvp(  # noqa: S606 - replaces this process with the worker
-        "dramatiq",
-        ["dramatiq", "ems.workers.actors", "--processes", str(processes),
-         "--threads", str(threads)],
+    os.execv(  # noqa: S606 - replaces this process with the worker
+        _tool("dramatiq"),
+        [
+            "dramatiq",
+            "ems.workers.actors",
+            "--processes",
+            str(processes),
+            "--threads",
+            str(threads),
+        ],
     )
 
 

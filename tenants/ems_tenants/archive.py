@@ -20,15 +20,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ems.audit.models import AuditEntry
+from ems.db import utcnow
+from ems.errors import Conflict, InvalidInput
+from ems.migrate import tenant_revision
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from ems.audit.models import AuditEntry
-from ems.db import utcnow
-from ems.errors import Conflict, InvalidInput
-from ems.migrate import tenant_revision
 from ems_tenants.models import (
     Membership,
     OAuthClient,
@@ -70,7 +70,7 @@ def _copy_out(engine: Engine, schema: str, table: str) -> tuple[bytes, int]:
         buf = io.BytesIO()
         # Identifiers come from information_schema for a schema named by the registry.
         sql = f'COPY "{schema}"."{table}" TO STDOUT WITH (FORMAT csv, HEADER true)'
-        with cursor.copy(sql) as copy:  # type: ignore[attr-defined]
+        with cursor.copy(sql) as copy:
             for chunk in copy:
                 buf.write(chunk)
         raw.commit()

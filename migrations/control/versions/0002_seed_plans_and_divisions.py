@@ -44,7 +44,15 @@ def upgrade() -> None:
         sa.column("storage_bytes"),
         schema="control",
     )
-    keys = ["code", "name", "max_gateways", "max_points", "api_requests_per_minute", "retention_days", "storage_bytes"]
+    keys = [
+        "code",
+        "name",
+        "max_gateways",
+        "max_points",
+        "api_requests_per_minute",
+        "retention_days",
+        "storage_bytes",
+    ]
     op.bulk_insert(plans, [dict(zip(keys, row, strict=True)) for row in PLANS])
 
     divisions = sa.table(
@@ -58,10 +66,19 @@ def upgrade() -> None:
         schema="control",
     )
     with DIVISIONS_CSV.open(encoding="utf-8") as f:
-        rows = [{**row, "version": DIVISIONS_VERSION, "source": DIVISIONS_SOURCE} for row in csv.DictReader(f)]
+        rows = [
+            {**row, "version": DIVISIONS_VERSION, "source": DIVISIONS_SOURCE}
+            for row in csv.DictReader(f)
+        ]
     op.bulk_insert(divisions, rows)
 
 
 def downgrade() -> None:
-    op.execute(sa.text("DELETE FROM control.admin_divisions WHERE version = :v").bindparams(v=DIVISIONS_VERSION))
-    op.execute(sa.text("DELETE FROM control.plans WHERE code IN ('trial', 'standard', 'enterprise')"))
+    op.execute(
+        sa.text("DELETE FROM control.admin_divisions WHERE version = :v").bindparams(
+            v=DIVISIONS_VERSION
+        )
+    )
+    op.execute(
+        sa.text("DELETE FROM control.plans WHERE code IN ('trial', 'standard', 'enterprise')")
+    )

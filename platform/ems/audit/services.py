@@ -85,7 +85,9 @@ def _entries(session: Session) -> list[dict[str, Any]]:
         if isinstance(obj, Audited) and session.is_modified(obj, include_collections=False):
             before, after = _changed(obj)
             if after:
-                rows.append({**base, "action": "update", "before": before, "after": after, "obj": obj})
+                rows.append(
+                    {**base, "action": "update", "before": before, "after": after, "obj": obj}
+                )
     for obj in session.deleted:
         if isinstance(obj, Audited):
             before = {k: _jsonable(getattr(obj, k)) for k in _columns(obj)}
@@ -114,4 +116,4 @@ def _write(session: Session, flush_context: UOWTransaction) -> None:
             entry["after"] = {k: _jsonable(getattr(obj, k)) for k in _columns(obj)}
         entry["at"] = dt.datetime.now(dt.UTC)
         rows.append(entry)
-    session.connection().execute(insert(AuditEntry.__table__), rows)
+    session.connection().execute(insert(AuditEntry), rows)

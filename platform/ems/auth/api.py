@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import marshmallow as ma
+from ems_tenants.models import Membership, Tenant, TenantStatus, User
 from flask import Response, current_app, g, request, session
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -21,7 +22,6 @@ from ems.errors import Unauthenticated
 from ems.web.pipeline import current_principal, db, new_csrf_token
 from ems.web.ratelimit import rate_limit
 from ems.web.state import state
-from ems_tenants.models import Membership, Tenant, TenantStatus, User
 
 FAILED_LOGINS_PER_MINUTE = 10
 
@@ -70,15 +70,19 @@ def _me() -> dict[str, Any]:
     principal = current_principal()
     if principal is None:
         raise Unauthenticated("authentication required")
-    rows = db().execute(
-        select(Tenant.slug, Tenant.name, Tenant.status, Membership.role)
-        .join(Membership, Membership.tenant_id == Tenant.id)
-        .where(
-            Membership.user_id == int(principal.id),
-            Tenant.status.in_((TenantStatus.ACTIVE, TenantStatus.SUSPENDED)),
+    rows: list[Any] = []
+    if principal.kind == "user":
+        rows = list(
+            db().execute(
+                select(Tenant.slug, Tenant.name, Tenant.status, Membership.role)
+                .join(Membership, Membership.tenant_id == Tenant.id)
+                .where(
+                    Membership.user_id == int(principal.id),
+                    Tenant.status.in_((TenantStatus.ACTIVE, TenantStatus.SUSPENDED)),
+                )
+                .order_by(Tenant.name)
+            )
         )
-        .order_by(Tenant.name)
-    ) if principal.kind == "user" else []
     return {
         "kind": principal.kind,
         "id": principal.id,

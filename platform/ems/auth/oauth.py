@@ -6,20 +6,20 @@ error answers); this module tells it where clients live and which key signs.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import ClientMixin, grants
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
+from ems_tenants.models import OAuthClient, Tenant, TenantStatus
 from flask import Flask
 from joserfc.jwk import KeySet
 from sqlalchemy import select
 
+from ems.auth.keys import KeyStore
 from ems.auth.passwords import verify_password
 from ems.config import Settings
-from ems.auth.keys import KeyStore
 from ems.db import Database
-from ems_tenants.models import OAuthClient, Tenant, TenantStatus
 
 
 class RegisteredClient(ClientMixin):  # type: ignore[misc]
@@ -60,7 +60,7 @@ class RegisteredClient(ClientMixin):  # type: ignore[misc]
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]
     """The client-credentials grant, with the secret in Basic auth or the form body."""
 
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = ["client_secret_basic", "client_secret_post"]
 
 
 class TokenGenerator(JWTBearerTokenGenerator):  # type: ignore[misc]
@@ -81,7 +81,9 @@ class TokenGenerator(JWTBearerTokenGenerator):  # type: ignore[misc]
     def get_audiences(self, client: Any, user: Any, scope: Any) -> str:
         return self._audience
 
-    def get_extra_claims(self, client: Any, grant_type: Any, user: Any, scope: Any) -> dict[str, Any]:
+    def get_extra_claims(
+        self, client: Any, grant_type: Any, user: Any, scope: Any
+    ) -> dict[str, Any]:
         return {"tenant": client.tenant_slug}
 
 

@@ -8,6 +8,7 @@ once, not when a token expires.
 
 from __future__ import annotations
 
+from ems_tenants.models import Membership, OAuthClient, Tenant, TenantStatus, User
 from joserfc.jwk import KeySet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,7 +16,6 @@ from sqlalchemy.orm import Session
 from ems.auth.permissions import Principal
 from ems.auth.tokens import verify_access_token
 from ems.errors import Unauthenticated
-from ems_tenants.models import Membership, OAuthClient, Tenant, TenantStatus, User
 
 _LIVE = (TenantStatus.ACTIVE, TenantStatus.SUSPENDED)
 
@@ -37,7 +37,7 @@ def user_principal(session: Session, user_id: int) -> Principal | None:
         is_platform_admin=user.is_platform_admin,
         regulator_region=user.regulator_region,
         provider_org_id=user.provider_org_id,
-        roles={tenant_id: role for tenant_id, role in rows},
+        roles=dict(rows),
     )
 
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
+from ems_tenants.models import Tenant, TenantStatus
+from ems_tenants.validation import region_within
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from ems.auth.permissions import require_regulator
 from ems.web.pagination import paginate
 from ems.web.pipeline import current_principal, db
-from ems_tenants.models import Tenant, TenantStatus
-from ems_tenants.validation import region_within
 
 blp = Blueprint(
     "regulator", __name__, url_prefix="/api/v1/regulator", description="Regulator's view"
@@ -52,6 +52,6 @@ def enterprises(pagination_parameters: Any) -> list[Tenant]:
         .where(Tenant.status == TenantStatus.ACTIVE, _region_filter(scope))
         .order_by(Tenant.region_code, Tenant.name)
     )
-    rows = paginate(db(), stmt, pagination_parameters)
+    rows: list[Tenant] = paginate(db(), stmt, pagination_parameters)
     assert all(region_within(scope, t.region_code) for t in rows)  # noqa: S101 - defence in depth
     return rows

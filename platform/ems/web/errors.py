@@ -45,7 +45,9 @@ class ErrorBodySchema(ma.Schema):
 
     code = ma.fields.String(required=True, metadata={"description": "machine-readable error code"})
     message = ma.fields.String(required=True)
-    fields = ma.fields.Dict(
+    # Named with data_key: an attribute called `fields` would shadow Schema.fields.
+    field_errors = ma.fields.Dict(
+        data_key="fields",
         keys=ma.fields.String(),
         values=ma.fields.List(ma.fields.String()),
         metadata={"description": "field name -> problems"},

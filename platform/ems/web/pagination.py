@@ -6,15 +6,13 @@ goes into the ``X-Pagination`` header that flask-smorest writes.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-T = TypeVar("T")
 
-
-def paginate(session: Session, stmt: Select[tuple[T]], pagination_parameters: Any) -> list[T]:
+def paginate(session: Session, stmt: Select[Any], pagination_parameters: Any) -> list[Any]:
     """One page of ``stmt``'s rows; records the total for the header."""
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     pagination_parameters.item_count = total or 0

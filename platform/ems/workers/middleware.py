@@ -27,8 +27,9 @@ TENANT_OPTION = "ems_tenant"
 
 
 def _registry_lookup(slug: str) -> TenantRef | None:
-    from ems.workers.runtime import database
     from ems_tenants.models import Tenant, TenantStatus
+
+    from ems.workers.runtime import database
 
     db: Database = database()
     with db.session() as session:
@@ -38,7 +39,7 @@ def _registry_lookup(slug: str) -> TenantRef | None:
         return TenantRef(id=tenant.id, slug=tenant.slug, schema_name=tenant.schema_name)
 
 
-class TenantMiddleware(dramatiq.Middleware):  # type: ignore[misc]
+class TenantMiddleware(dramatiq.Middleware):
     """Puts the current tenant into messages and binds it around their processing."""
 
     def __init__(self, lookup: Callable[[str], TenantRef | None] = _registry_lookup) -> None:
