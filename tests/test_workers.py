@@ -1,0 +1,192 @@
+"""Dramatiq on a real RabbitMQ (a private vhost): the tenant travels with the
+message and is bound in the actor; exactly one scheduler leads."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, select
+
+from tests.conftest import RUN_ID
+
+VHOST = f"ems_test_{RUN_ID}"
+
+
+def rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def broker(environment: Any, world: Any) -> Iterator[Any]:
+    """The platform's broker, pointed at a vhost of this run's own."""
+    assert "ems.workers.broker" not in sys.modules, "broker imported before its URL was set"
+    rabbitmqctl("add_vhost", VHOST)
+    rabbitmqctl("set_permissions", "-p", VHOST, "guest", ".*", ".*", ".*")
+    os.environ["EMS_BROKER_URL"] = f"amqp://guest:guest@127.0.0.1:5672/{VHOST}"
+    try:
+        from ems.workers.broker import broker as platform_broker
+
+        yield platform_broker
+        platform_broker.close()
+    finally:
+        os.environ.pop("EMS_BROKER_URL", None)
+        rabbitmqctl("delete_vhost", VHOST)
+
+
+@pytest.fixture
+def run_worker(broker: Any) -> Any:
+    import dramatiq
+
+    def run(queue: str = "ems-maintenance") -> None:
+        worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
+        worker.start()
+        try:
+            broker.join(queue, timeout=30_000)
+            worker.join()
+        finally:
+            worker.stop()
+
+    return run
+
+
+def usage_of(database: Any, tenant_id: int) -> Any:
+    from ems_tenants.models import TenantUsage
+
+    with database.session() as s:
+        return s.scalar(select(TenantUsage).where(TenantUsage.tenant_id == tenant_id))
+
+
+def test_message_carries_and_binds_its_tenant(
+    broker: Any, run_worker: Any, database: Any, world: Any
+) -> None:
+    from ems.context import TenantRef, current_tenant
+    from ems.workers.actors import measure_tenant_storage
+    from ems_tenants.models import TenantUsage
+
+    alpha = world.tenants["alpha"]
+    with database.transaction() as s:
+        s.execute(delete(TenantUsage))
+    token = current_tenant.set(TenantRef(alpha.id, alpha.slug, alpha.schema_name))
+    try:
+        message = measure_tenant_storage.send()
+    finally:
+        current_tenant.reset(token)
+    assert message.options["ems_tenant"] == "alpha-works"
+    run_worker()
+    usage = usage_of(database, alpha.id)
+    assert usage is not None and usage.storage_bytes > 0
+    assert usage_of(database, world.tenants["beta"].id) is None, "the actor ran for another tenant"
+
+
+def test_fan_out_reaches_every_active_tenant(
+    broker: Any, run_worker: Any, database: Any, world: Any
+) -> None:
+    from ems.workers.actors import measure_all_storage
+
+    measure_all_storage.send()
+    run_worker()
+    run_worker()  # the fan-out enqueues a second round of messages
+    for key in ("alpha", "beta", "gamma"):
+        assert usage_of(database, world.tenants[key].id) is not None, key
+
+
+def test_message_for_an_inactive_tenant_is_skipped(
+    broker: Any, run_worker: Any, database: Any, world: Any
+) -> None:
+    from ems.context import TenantRef, current_tenant
+    from ems.workers.actors import measure_tenant_storage
+    from ems_tenants.models import TenantUsage
+
+    with database.transaction() as s:
+        s.execute(delete(TenantUsage))
+    ghost = TenantRef(id=999_999, slug="no-such-tenant", schema_name="t_no_such_tenant")
+    token = current_tenant.set(ghost)
+    try:
+        measure_tenant_storage.send()
+    finally:
+        current_tenant.reset(token)
+    run_worker()
+    with database.session() as s:
+        assert s.scalars(select(TenantUsage)).all() == []
+
+
+def test_storage_over_quota_refuses_writes(
+    app: Any, database: Any, world: Any, client_for: Any
+) -> None:
+    from ems.db import utcnow
+    from ems_tenants.models import TenantUsage
+    from sqlalchemy.dialects.postgresql import insert
+
+    gamma = world.tenants["gamma"]
+    huge = 10**15
+    stmt = insert(TenantUsage).values(tenant_id=gamma.id, storage_bytes=huge, measured_at=utcnow())
+    with database.transaction() as s:
+        s.execute(
+            stmt.on_conflict_do_update(index_elements=["tenant_id"], set_={"storage_bytes": huge})
+        )
+    pat = client_for("pat")
+    try:
+        r = pat.post("/api/v1/tenants/gamma-works/sites", json={"code": "Q1", "name": "q"})
+        assert r.status_code == 403 and r.get_json()["error"]["code"] == "quota_exceeded"
+        assert pat.get("/api/v1/tenants/gamma-works/sites").status_code == 200  # reads still work
+    finally:
+        with database.transaction() as s:
+            s.execute(delete(TenantUsage).where(TenantUsage.tenant_id == gamma.id))
+
+
+class CountingActor:
+    """Stands in for an actor: the scheduler only calls ``send``."""
+
+    actor_name = "counting"
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    def send(self) -> None:
+        self.sent += 1
+
+
+def test_exactly_one_scheduler_leads(database: Any) -> None:
+    from ems.workers.scheduler import PeriodicJob, run_scheduler
+
+    actor = CountingActor()
+    leaders: list[str] = []
+    stops = {name: threading.Event() for name in ("a", "b")}
+    threads = {
+        name: threading.Thread(
+            target=run_scheduler,
+            args=(database.engine, stop),
+            kwargs=dict(
+                jobs=[PeriodicJob(actor, every_seconds=1)],
+                tick_seconds=0.05,
+                standby_seconds=0.2,
+                on_leader=lambda name=name: leaders.append(name),
+            ),
+            daemon=True,
+        )
+        for name, stop in stops.items()
+    }
+    for thread in threads.values():
+        thread.start()
+    time.sleep(2.5)
+    assert len(leaders) == 1, leaders
+    first = leaders[0]
+    sent_while_one_led = actor.sent
+    assert 1 <= sent_while_one_led <= 3
+    # The leader stops (or dies): the standby takes over.
+    stops[first].set()
+    threads[first].join(timeout=5)
+    deadline = time.time() + 5
+    while len(leaders) < 2 and time.time() < deadline:
+        time.sleep(0.05)
+    other = next(n for n in stops if n != first)
+    stops[other].set()
+    threads[other].join(timeout=5)
+    assert leaders == [first, other]
