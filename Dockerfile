@@ -22,9 +22,8 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 
 WORKDIR /src
-# README.m[d]: the glob lets the build go on while the README does not exist yet
-# (pyproject.toml names it, but setuptools builds without it).
-COPY pyproject.toml README.m[d] ./
+# pyproject.toml names README.md as the package's long description.
+COPY pyproject.toml README.md ./
 COPY platform/ platform/
 COPY tenants/ tenants/
 

@@ -209,3 +209,9 @@ def test_malformed_basic_header_is_invalid_client(app: Any, header: str) -> None
     )
     assert r.status_code == 401
     assert r.get_json()["error"] == "invalid_client"
+
+
+def test_unsupported_grant_type_answers_in_oauth_form(app: Any, integration: Any) -> None:
+    r = get_token(app, integration["client_id"], integration["client_secret"], grant_type="password")
+    assert r.status_code == 400
+    assert r.get_json()["error"] == "unsupported_grant_type"

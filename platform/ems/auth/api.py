@@ -58,9 +58,16 @@ class MeSchema(ma.Schema):
 
 
 class TokenRequestSchema(ma.Schema):
-    """The client-credentials grant (RFC 6749 4.4), form-encoded."""
+    """The client-credentials grant (RFC 6749 4.4), form-encoded.
 
-    grant_type = ma.fields.String(required=True, validate=validate.OneOf(["client_credentials"]))
+    Only sizes are checked here; a missing or unsupported grant type is left to
+    authlib, which answers it in the RFC 6749 5.2 form OAuth clients expect.
+    """
+
+    grant_type = ma.fields.String(
+        validate=validate.Length(max=64),
+        metadata={"description": "client_credentials"},
+    )
     scope = ma.fields.String(validate=validate.Length(max=200))
     client_id = ma.fields.String(validate=validate.Length(max=64))
     client_secret = ma.fields.String(validate=validate.Length(max=200))
