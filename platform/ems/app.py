@@ -53,6 +53,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         raise EmsError("EMS_SECRET_KEY is not set; the session and key encryption need it")
     db = db or Database(settings.database_url)
     app = Flask("ems")
+    # Chinese names stay readable in answers and logs instead of \u escapes.
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_NAME="ems_session",
