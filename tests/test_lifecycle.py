@@ -61,17 +61,13 @@ def test_rate_limit_follows_the_plan(app: Any, client_for: Any) -> None:
     limit = next(p for p in admin.get("/api/v1/admin/plans").get_json() if p["code"] == "trial")[
         "api_requests_per_minute"
     ]
-    zeta = client_for("nobody")
-    alice = client_for("alice")
-    admin_client = client_for("admin")
-    del admin_client
-    member = alice  # alice is not in zeta; add nobody as viewer through the CLI-level service
     from ems_tenants import members, services
 
     db = app.extensions["ems"].db
     with db.transaction() as s:
         members.add_member(s, services.get_tenant(s, "zeta-glass"), "nobody@example.com", "viewer")
-    del member
+    zeta = client_for("nobody")
+    alice = client_for("alice")
     statuses = [zeta.get("/api/v1/tenants/zeta-glass/sites").status_code for _ in range(limit + 5)]
     assert statuses.count(200) <= limit
     assert statuses[-1] == 429

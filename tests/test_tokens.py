@@ -212,6 +212,8 @@ def test_malformed_basic_header_is_invalid_client(app: Any, header: str) -> None
 
 
 def test_unsupported_grant_type_answers_in_oauth_form(app: Any, integration: Any) -> None:
-    r = get_token(app, integration["client_id"], integration["client_secret"], grant_type="password")
+    r = get_token(
+        app, integration["client_id"], integration["client_secret"], grant_type="password"
+    )
     assert r.status_code == 400
     assert r.get_json()["error"] == "unsupported_grant_type"
