@@ -105,14 +105,19 @@ def timezone(value: str, field: str = "timezone") -> str:
     return value
 
 
-def region_within(scope: str, code: str) -> bool:
-    """Whether division ``code`` lies inside the regulator scope ``scope``.
+def region_prefix(scope: str) -> str:
+    """The code prefix a regulator scope covers (GB/T 2260 codes are hierarchical).
 
-    GB/T 2260 codes are hierarchical: ``530000`` (a province) covers every code
-    starting ``53``; ``530100`` (a prefecture) covers ``5301xx``.
+    ``530000`` (a province) covers every code starting ``53``; ``530100`` (a
+    prefecture) covers ``5301xx``; a county code covers only itself.
     """
     if scope.endswith("0000"):
-        return code[:2] == scope[:2]
+        return scope[:2]
     if scope.endswith("00"):
-        return code[:4] == scope[:4]
-    return code == scope
+        return scope[:4]
+    return scope
+
+
+def region_within(scope: str, code: str) -> bool:
+    """Whether division ``code`` lies inside the regulator scope ``scope``."""
+    return code.startswith(region_prefix(scope))

@@ -11,7 +11,7 @@ from typing import Any
 
 import marshmallow as ma
 from ems_tenants.models import Tenant, TenantStatus
-from ems_tenants.validation import region_within
+from ems_tenants.validation import region_prefix, region_within
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
@@ -34,11 +34,7 @@ class EnterpriseSchema(ma.Schema):
 
 
 def _region_filter(scope: str) -> Any:
-    if scope.endswith("0000"):
-        return Tenant.region_code.startswith(scope[:2], autoescape=True)
-    if scope.endswith("00"):
-        return Tenant.region_code.startswith(scope[:4], autoescape=True)
-    return Tenant.region_code == scope
+    return Tenant.region_code.startswith(region_prefix(scope), autoescape=True)
 
 
 @blp.route("/enterprises")
