@@ -56,6 +56,20 @@ ensure_redis() {
   wait_port 6379
 }
 
+ensure_mosquitto() {
+  # The edge tests start private brokers from the binary; the demo uses the one on 1883.
+  command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || apt_install mosquitto
+  listening 1883 && return 0
+  log "starting Mosquitto"
+  local mosquitto; mosquitto=$(command -v mosquitto || echo /usr/sbin/mosquitto)
+  if [ -f /etc/mosquitto/mosquitto.conf ]; then
+    "$mosquitto" -d -c /etc/mosquitto/mosquitto.conf
+  else
+    "$mosquitto" -d -p 1883
+  fi
+  wait_port 1883
+}
+
 ensure_venv() {
   if [ ! -x "$VENV/bin/python" ]; then
     log "creating $VENV"
@@ -67,7 +81,7 @@ ensure_venv() {
   if [ "$(cat "$stamp" 2>/dev/null)" != "$digest" ]; then
     log "installing the project into $VENV"
     "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q -e ".[dev]" -e ./edge-agent
+    "$VENV/bin/python" -m pip install -q -e ".[dev]" -e "./edge-agent[sql,opcua]"
     echo "$digest" > "$stamp"
   fi
 }
@@ -75,4 +89,5 @@ ensure_venv() {
 ensure_postgres
 ensure_rabbitmq
 ensure_redis
+ensure_mosquitto
 ensure_venv

@@ -30,6 +30,16 @@ ems api --bind "127.0.0.1:$PORT" >var/log/api.log 2>&1 & pids+=($!)
 ems worker >var/log/worker.log 2>&1 & pids+=($!)
 ems scheduler >var/log/scheduler.log 2>&1 & pids+=($!)
 
+# A simulated plant (64 meters: Modbus TCP, DL/T 645, CJ/T 188), its gateway agent, and a
+# simulated data centre on the local broker that acknowledges what it receives. The cloud
+# ingest will take the data centre's place (issue 4).
+mkdir -p var/edge
+rm -f var/edge/agent.yaml
+ems-edge simulate --write-config var/edge/agent.yaml --state-dir var/edge/state \
+  --mqtt dc1=127.0.0.1:1883 --data-centre >var/log/plant.log 2>&1 & pids+=($!)
+for _ in $(seq 1 30); do [ -s var/edge/agent.yaml ] && break; sleep 1; done
+ems-edge run --config var/edge/agent.yaml >var/log/edge-agent.log 2>&1 & pids+=($!)
+
 for _ in $(seq 1 30); do curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 1; done
 cat <<MSG
 
@@ -37,7 +47,8 @@ EMS is running.
   API:          http://127.0.0.1:$PORT/api/v1   (Swagger UI: http://127.0.0.1:$PORT/api/v1/docs)
   Readiness:    http://127.0.0.1:$PORT/readyz
   Credentials:  var/demo-credentials.txt
-  Logs:         var/log/{api,worker,scheduler}.log
+  Edge agent:   ems-edge status --config var/edge/agent.yaml   (local API http://127.0.0.1:8765/status)
+  Logs:         var/log/{api,worker,scheduler,plant,edge-agent}.log
 Press Ctrl-C to stop.
 MSG
 wait -n "${pids[@]}"

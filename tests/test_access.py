@@ -138,8 +138,9 @@ def test_suspended_tenant_answers_403_and_keeps_data(client_for: Any, world: Any
 
 
 def test_deactivated_user_loses_access_at_once(app: Any, client_for: Any, world: Any) -> None:
-    from ems_tenants.models import User
     from sqlalchemy import update
+
+    from ems_tenants.models import User
 
     admin = client_for("admin")
     created = admin.post(

@@ -67,10 +67,22 @@ def test_edge_agent_has_its_own_dependencies() -> None:
 
 
 def test_edge_agent_pulls_in_nothing_of_the_cloud_side() -> None:
-    names = {_split(r)[0] for r in _all_requirements(EDGE_PROJECT)}
+    names = {_split(r)[0] for r in EDGE_PROJECT["dependencies"]}
     assert not names & CLOUD_ONLY, (
         f"cloud-only libraries on a gateway: {sorted(names & CLOUD_ONLY)}"
     )
+
+
+def test_optional_extras_add_only_what_their_name_says() -> None:
+    # SQLAlchemy is a cloud library, but pulling from an existing system's database
+    # (construction code 4.3.5(2)) needs it; it may come only with the "sql" extra.
+    extras = EDGE_PROJECT.get("optional-dependencies", {})
+    for extra, requirements in extras.items():
+        names = {_split(r)[0] for r in requirements}
+        allowed = {"sqlalchemy"} if extra == "sql" else set()
+        assert not (names & CLOUD_ONLY) - allowed, f"extra {extra!r} brings {sorted(names)}"
+        for requirement in requirements:
+            assert _EXACT_PIN.match(_split(requirement)[1]), f"{requirement!r} is not exact"
 
 
 def test_root_pins_pymodbus_exactly_if_it_lists_it() -> None:

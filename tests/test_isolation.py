@@ -56,8 +56,9 @@ def fill(rule: str, slug: str, ctx: dict[str, Any]) -> str:
 @pytest.fixture(scope="module")
 def beta_objects(app: Any, world: Any) -> dict[str, Any]:
     """Objects that exist in beta under ids alpha does not have."""
-    from ems_tenants.models import Membership
     from sqlalchemy import select
+
+    from ems_tenants.models import Membership
 
     bob = app.test_client()
     bob.post(
@@ -84,9 +85,10 @@ def beta_objects(app: Any, world: Any) -> dict[str, Any]:
 
 
 def _beta_state(app: Any, world: Any) -> tuple[Any, ...]:
+    from sqlalchemy import func, select
+
     from ems.sites.models import Site
     from ems_tenants.models import Membership, OAuthClient
-    from sqlalchemy import func, select
 
     db = app.extensions["ems"].db
     with db.session(world.tenants["beta"].schema_name) as s:

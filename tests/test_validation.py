@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from ems.errors import InvalidInput
 from ems_tenants import validation
 

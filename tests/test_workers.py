@@ -120,9 +120,10 @@ def test_message_for_an_inactive_tenant_is_skipped(
 def test_storage_over_quota_refuses_writes(
     app: Any, database: Any, world: Any, client_for: Any
 ) -> None:
+    from sqlalchemy.dialects.postgresql import insert
+
     from ems.db import utcnow
     from ems_tenants.models import TenantUsage
-    from sqlalchemy.dialects.postgresql import insert
 
     gamma = world.tenants["gamma"]
     huge = 10**15

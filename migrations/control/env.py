@@ -1,9 +1,10 @@
 """Alembic environment for the shared control schema."""
 
 from alembic import context
+from sqlalchemy import text
+
 from ems.db import CONTROL_SCHEMA, ControlBase
 from ems.models import load_all_models
-from sqlalchemy import text
 
 load_all_models()
 config = context.config

@@ -6,9 +6,10 @@ connection's ``schema_translate_map`` turns into the real one.
 """
 
 from alembic import context
+from sqlalchemy import text
+
 from ems.db import TENANT_SCHEMA, TenantBase
 from ems.models import load_all_models
-from sqlalchemy import text
 
 load_all_models()
 config = context.config

@@ -62,9 +62,8 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Upgrade the control schema, then every tenant schema (with a progress bar)."""
-    from ems_tenants.services import live_schemas
-
     from ems.migrate import upgrade_control, upgrade_tenants
+    from ems_tenants.services import live_schemas
 
     settings = load_settings()
     database = Database(settings.database_url, pool_size=2)
@@ -144,8 +143,9 @@ def tenants_create(**fields: str) -> None:
 @click.option("--status", default=None)
 def tenants_list(status: str | None) -> None:
     """List tenants."""
-    from ems_tenants.models import Tenant
     from sqlalchemy import select
+
+    from ems_tenants.models import Tenant
 
     with _transaction() as (session, _, _settings):
         stmt = select(Tenant).order_by(Tenant.id)

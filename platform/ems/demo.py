@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from ems_tenants import members, services
-from ems_tenants.models import Membership, Tenant, User
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ems.config import Settings
 from ems.db import Database
+from ems_tenants import members, services
+from ems_tenants.models import Membership, Tenant, User
 
 ADMIN_EMAIL = "admin@demo.ems.local"
 MANAGER_EMAIL = "manager@demo.ems.local"

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from ems.auth.permissions import require_platform_admin
-from ems.web.pagination import paginate
-from ems.web.pipeline import current_principal, db
-from ems.web.ratelimit import rate_limit
-from ems.web.state import state
 from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
+from ems.auth.permissions import require_platform_admin
+from ems.web.pagination import paginate
+from ems.web.pipeline import current_principal, db
+from ems.web.ratelimit import rate_limit
+from ems.web.state import state
 from ems_tenants import archive, members, services
 from ems_tenants.models import (
     Membership,

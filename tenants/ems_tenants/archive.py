@@ -20,15 +20,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ems.audit.models import AuditEntry
-from ems.db import utcnow
-from ems.errors import Conflict, InvalidInput
-from ems.migrate import tenant_revision
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from ems.audit.models import AuditEntry
+from ems.db import utcnow
+from ems.errors import Conflict, InvalidInput
+from ems.migrate import tenant_revision
 from ems_tenants.models import (
     Membership,
     OAuthClient,

@@ -5,13 +5,13 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from ems.auth.passwords import MIN_LENGTH, hash_password
 from ems.auth.permissions import CLIENT_SCOPES
 from ems.db import utcnow
 from ems.errors import Conflict, InvalidInput, NotFound
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from ems_tenants import validation
 from ems_tenants.models import Membership, OAuthClient, ProviderOrganisation, Role, Tenant, User
 

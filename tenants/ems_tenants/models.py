@@ -6,10 +6,11 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from ems.audit.models import Audited
-from ems.db import ControlBase, UtcDateTime, utcnow
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ems.audit.models import Audited
+from ems.db import ControlBase, UtcDateTime, utcnow
 
 
 class TenantStatus(enum.StrEnum):

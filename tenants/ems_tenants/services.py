@@ -10,14 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ems.db import utcnow
-from ems.errors import Conflict, InvalidInput, NotFound
-from ems.migrate import upgrade_tenant
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ems.db import utcnow
+from ems.errors import Conflict, InvalidInput, NotFound
+from ems.migrate import upgrade_tenant
 from ems_tenants import validation
 from ems_tenants.models import AdminDivision, Plan, Tenant, TenantStatus
 

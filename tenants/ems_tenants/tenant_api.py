@@ -7,14 +7,14 @@ from types import SimpleNamespace
 from typing import Any
 
 import marshmallow as ma
+from flask.views import MethodView
+from sqlalchemy import select
+
 from ems.audit.models import AuditEntry
 from ems.auth.permissions import Permission
 from ems.web.pagination import paginate
 from ems.web.pipeline import db
 from ems.web.tenancy import bound_tenant, bound_tenant_row, requires, tenant_blueprint
-from flask.views import MethodView
-from sqlalchemy import select
-
 from ems_tenants import members
 from ems_tenants.models import Membership, OAuthClient, Tenant, TenantUsage
 from ems_tenants.schemas import (

@@ -8,7 +8,6 @@ import time
 from typing import Any
 
 import marshmallow as ma
-from ems_tenants.models import Membership, Tenant, TenantStatus, User
 from flask import Response, current_app, g, request, session
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -22,6 +21,7 @@ from ems.errors import Unauthenticated
 from ems.web.pipeline import current_principal, db, new_csrf_token
 from ems.web.ratelimit import rate_limit
 from ems.web.state import state
+from ems_tenants.models import Membership, Tenant, TenantStatus, User
 
 FAILED_LOGINS_PER_MINUTE = 10
 

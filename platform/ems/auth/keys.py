@@ -15,12 +15,12 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from ems_tenants.models import SigningKey
 from joserfc.jwk import KeySet, RSAKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ems.db import Database, utcnow
+from ems_tenants.models import SigningKey
 
 _CACHE_SECONDS = 60
 

@@ -11,7 +11,6 @@ from typing import Any, ClassVar
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import ClientMixin, grants
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
-from ems_tenants.models import OAuthClient, Tenant, TenantStatus
 from flask import Flask
 from joserfc.jwk import KeySet
 from sqlalchemy import select
@@ -20,6 +19,7 @@ from ems.auth.keys import KeyStore
 from ems.auth.passwords import verify_password
 from ems.config import Settings
 from ems.db import Database
+from ems_tenants.models import OAuthClient, Tenant, TenantStatus
 
 
 class RegisteredClient(ClientMixin):  # type: ignore[misc]

@@ -8,7 +8,6 @@ once, not when a token expires.
 
 from __future__ import annotations
 
-from ems_tenants.models import Membership, OAuthClient, Tenant, TenantStatus, User
 from joserfc.jwk import KeySet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,6 +15,7 @@ from sqlalchemy.orm import Session
 from ems.auth.permissions import Principal
 from ems.auth.tokens import verify_access_token
 from ems.errors import Unauthenticated
+from ems_tenants.models import Membership, OAuthClient, Tenant, TenantStatus, User
 
 _LIVE = (TenantStatus.ACTIVE, TenantStatus.SUSPENDED)
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from ems_tenants.models import Tenant, TenantStatus
-from ems_tenants.validation import region_prefix, region_within
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from ems.auth.permissions import require_regulator
 from ems.web.pagination import paginate
 from ems.web.pipeline import current_principal, db
+from ems_tenants.models import Tenant, TenantStatus
+from ems_tenants.validation import region_prefix, region_within
 
 blp = Blueprint(
     "regulator", __name__, url_prefix="/api/v1/regulator", description="Regulator's view"

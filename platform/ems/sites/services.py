@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ems_tenants import validation
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ems.errors import Conflict, NotFound
 from ems.sites.models import Site
+from ems_tenants import validation
 
 FIELDS = ("code", "name", "address", "region_code", "timezone")
 

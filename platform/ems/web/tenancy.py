@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ems_tenants.models import Tenant, TenantStatus, TenantUsage
 from flask import current_app, g, request
 from flask_smorest import Blueprint
 from sqlalchemy import select
@@ -23,6 +22,7 @@ from ems.context import TenantRef
 from ems.errors import NotFound, QuotaExceeded, TenantSuspended, Unauthenticated
 from ems.web.pipeline import SAFE_METHODS, bind_tenant, current_principal, db
 from ems.web.ratelimit import rate_limit
+from ems_tenants.models import Tenant, TenantStatus, TenantUsage
 
 TENANT_PREFIX = "/api/v1/tenants/<slug>"
 

@@ -6,7 +6,6 @@ Actors are safe to run twice and take ids, not objects.
 from __future__ import annotations
 
 import dramatiq
-from ems_tenants.models import Tenant, TenantStatus, TenantUsage
 from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 
@@ -15,6 +14,7 @@ from ems.db import utcnow
 from ems.workers import broker as _broker  # noqa: F401 - sets the broker before actors exist
 from ems.workers.runtime import database, tenant_transaction
 from ems.workers.scheduler import periodic
+from ems_tenants.models import Tenant, TenantStatus, TenantUsage
 
 SCHEMA_BYTES = text(
     "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "

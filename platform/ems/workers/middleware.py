@@ -27,9 +27,8 @@ TENANT_OPTION = "ems_tenant"
 
 
 def _registry_lookup(slug: str) -> TenantRef | None:
-    from ems_tenants.models import Tenant, TenantStatus
-
     from ems.workers.runtime import database
+    from ems_tenants.models import Tenant, TenantStatus
 
     db: Database = database()
     with db.session() as session:

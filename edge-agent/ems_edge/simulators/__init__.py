@@ -1,0 +1,1 @@
+"""Simulated meters and data centres for tests and the one-machine demo."""
