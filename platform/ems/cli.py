@@ -396,3 +396,80 @@ def demo_seed(password: str) -> None:
     with _transaction() as (session, database, settings):
         for line in seed(session, database, settings, password):
             click.echo(line)
+
+
+# --- gateways and ingest -----------------------------------------------------------------
+
+
+@main.group()
+def gateways() -> None:
+    """Plant gateways: credentials, signing keys, the broker's files."""
+
+
+@gateways.command("register")
+@click.argument("tenant_slug")
+@click.argument("name")
+@click.option("--public-key", default=None, help="The gateway's own key (ems-edge keygen).")
+@click.option("--site-code", default=None)
+def gateways_register(
+    tenant_slug: str, name: str, public_key: str | None, site_code: str | None
+) -> None:
+    """Register gateway NAME for a tenant; prints its agent configuration (secrets once)."""
+    from sqlalchemy import select
+
+    from ems_tenants import gateways as gw
+    from ems_tenants.models import Tenant
+
+    with _transaction() as (session, _database, settings):
+        tenant = session.scalar(select(Tenant).where(Tenant.slug == tenant_slug))
+        if tenant is None:
+            raise click.ClickException(f"no tenant {tenant_slug!r}")
+        data = {"name": name, "public_key": public_key, "site_code": site_code}
+        issued = gw.register(session, tenant, data)
+        dc = gw.data_centre(session, settings.dc_name, settings.secret_key)
+        gw.sync_broker(session, settings)
+        click.echo(gw.agent_config(issued.gateway, issued, dc, settings.mqtt_public), nl=False)
+
+
+@gateways.command("broker-files")
+def gateways_broker_files() -> None:
+    """Render the broker's password and ACL files from the registry (and signal it)."""
+    from ems_tenants import gateways as gw
+
+    with _transaction() as (session, _database, settings):
+        click.echo(str(gw.sync_broker(session, settings)))
+
+
+@main.group()
+def ingest() -> None:
+    """The data path's cloud end: MQTT to PostgreSQL."""
+
+
+@ingest.command("run")
+@click.option("--client-id", default=None, help="Stable per process (the MQTT session).")
+@click.option("--max-messages", default=400, show_default=True)
+def ingest_run(client_id: str | None, max_messages: int) -> None:
+    """Consume gateways' messages, commit them, then acknowledge."""
+    import logging
+
+    from ems.ingest.core import Ingestor
+    from ems.ingest.registry import Registry
+    from ems.ingest.service import IngestService, connector
+    from ems_tenants import gateways as gw
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = load_settings()
+    if not settings.secret_key:
+        raise click.ClickException("EMS_SECRET_KEY is required (it protects the DC's key)")
+    with _transaction() as (session, _database, _settings):
+        dc_key = gw.data_centre_key(
+            gw.data_centre(session, settings.dc_name, settings.secret_key), settings.secret_key
+        )
+    connect = connector(settings.database_url)
+    ingestor = Ingestor(Registry(connect), settings.dc_name, dc_key, connect)
+    service = IngestService(
+        ingestor, settings.mqtt_url, client_id=client_id, max_messages=max_messages
+    )
+    signal.signal(signal.SIGTERM, lambda *_: service.stop())
+    signal.signal(signal.SIGINT, lambda *_: service.stop())
+    service.run()

@@ -34,6 +34,16 @@ class Settings:
     migrations_dir: Path = field(
         default_factory=lambda: Path(__file__).resolve().parents[2] / "migrations"
     )
+    # The data path. ``mqtt_url`` is how this data centre's ingest reaches its broker
+    # (with the ingest account's credentials); ``mqtt_public`` is the host:port the
+    # gateways are told to connect to.
+    mqtt_url: str = "mqtt://127.0.0.1:1883"
+    mqtt_public: str = "127.0.0.1:1883"
+    dc_name: str = "dc1"
+    # Where the broker's password and ACL files are rendered, and the pid to SIGHUP
+    # after a change (empty: the files are written, the broker is not signalled).
+    broker_dir: Path = field(default_factory=lambda: Path("var/broker"))
+    broker_pid_file: str = ""
 
 
 def load_settings() -> Settings:
@@ -56,4 +66,9 @@ def load_settings() -> Settings:
         session_ttl=int(_env("EMS_SESSION_TTL", str(defaults.session_ttl))),
         secure_cookies=_env("EMS_SECURE_COOKIES", "0") == "1",
         migrations_dir=Path(_env("EMS_MIGRATIONS_DIR", str(defaults.migrations_dir))),
+        mqtt_url=_env("EMS_MQTT_URL", defaults.mqtt_url),
+        mqtt_public=_env("EMS_MQTT_PUBLIC", defaults.mqtt_public),
+        dc_name=_env("EMS_DC_NAME", defaults.dc_name),
+        broker_dir=Path(_env("EMS_BROKER_DIR", str(Path(_env("EMS_DATA_DIR", "var")) / "broker"))),
+        broker_pid_file=_env("EMS_BROKER_PID_FILE", ""),
     )

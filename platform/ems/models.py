@@ -13,6 +13,7 @@ MODEL_MODULES = (
     "ems.audit.services",  # registers the flush listeners that write the audit log
     "ems_tenants.models",
     "ems.sites.models",
+    "ems.telemetry.models",
 )
 
 

@@ -194,3 +194,71 @@ class AdminDivision(ControlBase):
     name_en: Mapped[str] = mapped_column(String(64))
     level: Mapped[str] = mapped_column(String(16))
     source: Mapped[str] = mapped_column(Text)
+
+
+class GatewayStatus(enum.StrEnum):
+    """A gateway is active until revoked; a revoked gateway can no longer connect or publish."""
+
+    ACTIVE = "active"
+    REVOKED = "revoked"
+
+
+class Gateway(Audited, ControlBase):
+    """A plant gateway (edge agent): its broker credentials and its signing key.
+
+    The id is also the broker username and the ``{gateway}`` of every topic, so
+    the broker's ACL (one section per username) confines a gateway to its own
+    topics, and the registry maps those topics to exactly one tenant.
+    """
+
+    __tablename__ = "gateways"
+    __audit_exclude__ = frozenset({"password_hash"})
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    site_code: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default=GatewayStatus.ACTIVE)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    # Raw 32-byte Ed25519 public keys, base64. The previous key stays valid for a
+    # grace period after a rotation, so batches signed just before it still verify.
+    public_key: Mapped[str] = mapped_column(String(64))
+    previous_public_key: Mapped[str | None] = mapped_column(String(64))
+    previous_key_valid_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    rotated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    tenant: Mapped[Tenant] = relationship(lazy="joined")
+
+
+class DataCentre(ControlBase):
+    """A data centre's ingest identity: the Ed25519 key that signs acks and commands.
+
+    Gateways hold the public half (``data_centres[].key`` in their config). The
+    private half is encrypted at rest with the platform secret.
+    """
+
+    __tablename__ = "data_centres"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    private_pem: Mapped[bytes] = mapped_column()
+    public_key: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class IngestReject(ControlBase):
+    """A message the ingest could not attribute to any tenant (unknown gateway, bad topic).
+
+    Kept with its reason and (the first 64 KiB of) its payload: nothing is
+    silently dropped, not even garbage.
+    """
+
+    __tablename__ = "ingest_rejects"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
+    topic: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    payload: Mapped[bytes] = mapped_column()
+    payload_size: Mapped[int] = mapped_column(Integer)

@@ -1,0 +1,1 @@
+"""Telemetry: points, readings, ingest-side storage, interval consumption and rollups."""
