@@ -38,11 +38,23 @@ def _blueprints() -> list[Any]:
     from ems.auth.api import blp as auth_blp
     from ems.regulator.api import blp as regulator_blp
     from ems.sites.api import blp as sites_blp
+    from ems.telemetry.api import blp as telemetry_blp
     from ems.web.health import blp as health_blp
     from ems_tenants.api import admin_blp, signup_blp
+    from ems_tenants.gateway_api import blp as gateways_blp
     from ems_tenants.tenant_api import blp as tenant_blp
 
-    return [health_blp, auth_blp, signup_blp, admin_blp, tenant_blp, sites_blp, regulator_blp]
+    return [
+        health_blp,
+        auth_blp,
+        signup_blp,
+        admin_blp,
+        tenant_blp,
+        sites_blp,
+        gateways_blp,
+        telemetry_blp,
+        regulator_blp,
+    ]
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> Flask:
