@@ -132,7 +132,9 @@ def _check_password(password: object) -> bytes:
     return raw
 
 
-def hash_password(password: str, *, salt: bytes | None = None, iterations: int = 101) -> str:
+def hash_password(
+    password: str, *, salt: bytes | None = None, iterations: int = DEFAULT_ITERATIONS
+) -> str:
     """Hash ``password`` the way ``mosquitto_passwd`` 2.0 does ("$7$", PBKDF2-HMAC-SHA512).
 
     The result is ``$7$<iterations>$<base64 salt>$<base64 key>``. ``salt`` (12 bytes) is random
@@ -488,7 +490,8 @@ def write_broker_files(directory: Path, accounts: Iterable[BrokerAccount]) -> tu
 
 def reload_broker(pid: int) -> None:
     """Send SIGHUP to the broker: it re-reads its password and ACL files (and config)."""
-    # os.kill(0 or -n) would signal whole process groups, not one broker.
-    if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 1:
+    # os.kill(0 or -n) would signal whole process groups, not one broker. PID 1 is allowed:
+    # in a container the broker is often the init process.
+    if isinstance(pid, bool) or not isinstance(pid, int) or pid < 1:
         raise ValueError(f"pid: {pid!r} is not a single process id")
     os.kill(pid, signal.SIGHUP)

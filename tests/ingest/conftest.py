@@ -56,7 +56,7 @@ def make_plant(database: Any, settings: Any) -> Callable[..., Plant]:
                 services.TenantDraft(
                     slug=f"plant-{tag}",
                     name=f"工厂 {tag}",
-                    credit_code=credit(f"9153010{tag[:6].upper().replace('O', '0')}X2Y3"[:17]),
+                    credit_code=credit(f"91530100{int(tag, 16) % 10**9:09d}"),
                     region_code="530100",
                     industry_code="C3110",
                     plan=plan,
