@@ -76,7 +76,8 @@ def setup(db_name: str, points: int) -> tuple[str, str, bytes, str, str]:
         issued = gateways.register(session, tenant, {"name": "gw1"})
         dc = gateways.data_centre(session, settings.dc_name, settings.secret_key)
         schema, gateway, dc_public = tenant.schema_name, issued.gateway.id, dc.public_key
-    assert issued.signing_key is not None and schema is not None
+    assert issued.signing_key is not None
+    assert schema is not None
     with database.transaction(schema) as session:
         session.add_all(
             Point(
@@ -162,11 +163,12 @@ def main() -> None:
             env = dict(os.environ)
             env["EMS_MQTT_URL"] = f"mqtt://ingest-dc1:{INGEST_PASSWORD}@127.0.0.1:{broker.port}"
             for n in range(args.ingests):
+                command = [sys.executable, "-m", "ems", "ingest", "run"]
+                command += ["--client-id", f"bench-ingest-{n}"]
+                command += ["--max-messages", str(args.max_messages)]
                 processes.append(
-                    subprocess.Popen(
-                        [sys.executable, "-m", "ems", "ingest", "run"]
-                        + ["--client-id", f"bench-ingest-{n}"]
-                        + ["--max-messages", str(args.max_messages)],
+                    subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+                        command,
                         env=env,
                         stdout=subprocess.DEVNULL,
                         stderr=subprocess.DEVNULL,

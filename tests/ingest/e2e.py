@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from ems_edge.config import AgentConfig, parse_config
-from ems_edge.simulators.plant import Plant as SimPlant
 from psycopg import sql
 
+from ems_edge.config import AgentConfig, parse_config
+from ems_edge.simulators.plant import Plant as SimPlant
 from tests.edge.brokers import MOSQUITTO, _wait_listening, free_port
 from tests.ingest.conftest import Plant
 

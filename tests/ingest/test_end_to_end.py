@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from ems_edge.simulators.plant import Plant as SimPlant
 from ems_edge.simulators.plant import start_plant
-
 from tests.edge.harness import running, wait_for
 from tests.ingest.conftest import Plant
 from tests.ingest.e2e import (

@@ -6,7 +6,6 @@ import time
 from typing import Any
 
 from ems_edge import wire
-
 from tests.ingest.conftest import count_readings
 
 
