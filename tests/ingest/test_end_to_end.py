@@ -129,3 +129,52 @@ def test_two_ingests_share_the_subscription(path: Path_, tmp_path: Path) -> None
         finish(path, agent)
     logs = [i.log.read_text() for i in path.ingests]
     assert all("connected" in text for text in logs), logs
+
+
+def test_foreign_topic_refused_and_garbage_quarantined(
+    path: Path_, make_plant: Any, database: Any
+) -> None:
+    """A gateway cannot speak for another tenant's gateway; garbage does not stop the ingest."""
+    import paho.mqtt.client as mqtt
+    from ems_edge import wire
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from tests.ingest.conftest import count_readings, quarantine
+
+    other = make_plant()  # another tenant, registered after the broker started
+    path.broker.write_files(database, "dc1")
+    path.broker.reload()
+    codes: dict[int, int] = {}
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, "intruder", protocol=mqtt.MQTTv5)
+    client.on_publish = lambda _c, _u, mid, reason, _p: codes.__setitem__(mid, reason.value)
+    client.username_pw_set(path.plant.gateway, path.plant.password)
+    client.connect("127.0.0.1", path.broker.port)
+    client.loop_start()
+    try:
+        now = int(time.time() * 1000)
+        code = next(iter(path.plant.points))
+        batch = wire.encode_batch(
+            path.plant.gateway, "t", [(1, code, now, 1.0)], now, path.plant.key
+        )
+        foreign = client.publish(wire.topic(other.gateway, wire.Channel.READINGS), batch, qos=1)
+        garbage = client.publish(
+            wire.topic(path.plant.gateway, wire.Channel.READINGS), b"\0junk", 1
+        )
+        good = client.publish(wire.topic(path.plant.gateway, wire.Channel.READINGS), batch, qos=1)
+        for info in (foreign, garbage, good):
+            info.wait_for_publish(10)
+        wait_for(lambda: len(codes) == 3, 10, "three PUBACKs")
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    assert codes[foreign.mid] == 0x87  # Not authorized: the broker's ACL refused it
+    assert codes[garbage.mid] < 0x80 and codes[good.mid] < 0x80
+    wait_for(
+        lambda: count_readings(path.connect, path.plant.schema) == {path.plant.points[code]: 1},
+        20,
+        "the good batch stored after the garbage",
+    )
+    (entry,) = quarantine(path.connect, path.plant.schema)
+    assert entry["payload"] == b"\0junk" and entry["reason"]
+    assert count_readings(path.connect, other.schema) == {}
+    assert quarantine(path.connect, other.schema) == []
