@@ -14,6 +14,7 @@ MODEL_MODULES = (
     "ems_tenants.models",
     "ems.sites.models",
     "ems.telemetry.models",
+    "ems.telemetry.rollup_models",
 )
 
 

@@ -14,7 +14,10 @@ from flask.views import MethodView
 from marshmallow import validate
 from sqlalchemy import select
 
-from ems.telemetry.models import GatewayState
+from ems.context import current_actor
+from ems.errors import NotFound
+from ems.telemetry import commands
+from ems.telemetry.models import GatewayCommand, GatewayState
 from ems.web.pipeline import db
 from ems.web.state import state
 from ems.web.tenancy import bound_tenant, bound_tenant_row, tenant_blueprint
@@ -142,3 +145,63 @@ def revoke(gateway_id: str) -> dict[str, Any]:
     gateway = gateways.revoke(db(), gateways.access(db(), bound_tenant().id, gateway_id))
     gateways.sync_broker(db(), state().settings)
     return _view(gateway)
+
+
+class CommandInputSchema(ma.Schema):
+    """A command for the gateway."""
+
+    name = ma.fields.String(required=True, validate=validate.OneOf(commands.NAMES))
+    args = ma.fields.Dict(keys=ma.fields.String(), load_default=dict)
+    ttl_s = ma.fields.Integer(load_default=600, validate=validate.Range(min=10, max=3600))
+
+
+class CommandSchema(ma.Schema):
+    """A command and the gateway's reply (null until it answers)."""
+
+    id = ma.fields.String()
+    gateway_id = ma.fields.String()
+    name = ma.fields.String()
+    args = ma.fields.Dict()
+    issued_at = ma.fields.DateTime()
+    expires_at = ma.fields.DateTime()
+    requested_by = ma.fields.String()
+    reply_ok = ma.fields.Boolean(allow_none=True)
+    reply_result = ma.fields.Dict(allow_none=True)
+    reply_error = ma.fields.String(allow_none=True)
+    replied_at = ma.fields.DateTime(allow_none=True)
+
+
+@blp.route("/<gateway_id>/commands")
+class Commands(MethodView):
+    """Commands sent to a gateway, newest first."""
+
+    @blp.response(200, CommandSchema(many=True))
+    def get(self, gateway_id: str) -> list[GatewayCommand]:
+        """List the gateway's commands with their replies."""
+        gateways.access(db(), bound_tenant().id, gateway_id)
+        stmt = (
+            select(GatewayCommand)
+            .where(GatewayCommand.gateway_id == gateway_id)
+            .order_by(GatewayCommand.issued_at.desc())
+            .limit(200)
+        )
+        return list(db().scalars(stmt))
+
+    @blp.arguments(CommandInputSchema)
+    @blp.response(202, CommandSchema)
+    def post(self, data: dict[str, Any], gateway_id: str) -> GatewayCommand:
+        """Send collect_now, time_sync, push_config, reload_config or report_status."""
+        gateway = gateways.access(db(), bound_tenant().id, gateway_id)
+        actor = current_actor.get()
+        return commands.issue(db(), state().settings, gateway, data, f"{actor.kind}:{actor.name}")
+
+
+@blp.route("/<gateway_id>/commands/<command_id>")
+@blp.response(200, CommandSchema)
+def command(gateway_id: str, command_id: str) -> GatewayCommand:
+    """One command and its reply."""
+    gateways.access(db(), bound_tenant().id, gateway_id)
+    row = db().get(GatewayCommand, command_id)
+    if row is None or row.gateway_id != gateway_id:
+        raise NotFound("command not found")
+    return row

@@ -136,9 +136,9 @@ def test_foreign_topic_refused_and_garbage_quarantined(
 ) -> None:
     """A gateway cannot speak for another tenant's gateway; garbage does not stop the ingest."""
     import paho.mqtt.client as mqtt
-    from ems_edge import wire
     from paho.mqtt.enums import CallbackAPIVersion
 
+    from ems_edge import wire
     from tests.ingest.conftest import count_readings, quarantine
 
     other = make_plant()  # another tenant, registered after the broker started
@@ -178,3 +178,46 @@ def test_foreign_topic_refused_and_garbage_quarantined(
     assert entry["payload"] == b"\0junk" and entry["reason"]
     assert count_readings(path.connect, other.schema) == {}
     assert quarantine(path.connect, other.schema) == []
+
+
+def test_command_reaches_the_agent_and_its_reply_is_recorded(
+    path: Path_, database: Any, settings: Any
+) -> None:
+    import dataclasses
+
+    from ems.telemetry import commands
+    from ems.telemetry.models import GatewayCommand
+    from ems_tenants.models import Gateway
+    from tests.ingest.e2e import INGEST_PASSWORD
+
+    cloud = dataclasses.replace(
+        settings, mqtt_url=f"mqtt://ingest-dc1:{INGEST_PASSWORD}@127.0.0.1:{path.broker.port}"
+    )
+    with running(path.config, ack_timeout=5.0) as agent:
+        # The agent subscribes, then announces itself online: once the cloud has the
+        # status, the subscription exists (a gateway's first session has nothing queued).
+        wait_for(lambda: _state(path) == "online", 20, "the gateway's online status")
+        with database.transaction(path.plant.schema) as session:
+            gateway = session.get(Gateway, path.plant.gateway)
+            row = commands.issue(session, cloud, gateway, {"name": "report_status"}, "test")
+            command_id = row.id
+
+        def replied() -> GatewayCommand | None:
+            with database.transaction(path.plant.schema) as session:
+                found = session.get(GatewayCommand, command_id)
+                return found if found is not None and found.replied_at is not None else None
+
+        wait_for(lambda: replied() is not None, 20, "the gateway's reply")
+        answer = replied()
+        assert answer is not None and answer.reply_ok is True, answer
+        assert isinstance(answer.reply_result, dict) and answer.reply_result
+        finish(path, agent)
+
+
+def _state(p: Path_) -> str | None:
+    with p.connect() as conn:
+        row = conn.execute(
+            f'SELECT state FROM "{p.plant.schema}".gateway_state WHERE gateway_id = %s',
+            (p.plant.gateway,),
+        ).fetchone()
+    return row[0] if row else None

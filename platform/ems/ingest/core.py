@@ -78,6 +78,7 @@ class _Tenant:
     events: list[tuple[Any, ...]] = field(default_factory=list)
     ledgers: dict[tuple[str, str], wire.Completeness] = field(default_factory=dict)
     statuses: dict[str, wire.Status] = field(default_factory=dict)
+    replies: list[wire.Reply] = field(default_factory=list)
     batches: dict[str, tuple[int, str, int]] = field(default_factory=dict)  # last seq, cfg, n
 
 
@@ -192,6 +193,8 @@ class Ingestor:
             held = work.ledgers.get((info.id, decoded.day))
             if held is None or held.at_ms < decoded.at_ms:
                 work.ledgers[(info.id, decoded.day)] = decoded
+        elif channel is wire.Channel.REPLIES:
+            work.replies.append(decoded)
         elif channel is wire.Channel.STATUS:
             held_status = work.statuses.get(info.id)
             if held_status is None or held_status.at_ms < decoded.at_ms:
@@ -410,6 +413,22 @@ class Ingestor:
                     ).format(schema),
                     (gateway_id, date.fromisoformat(day), ledger.at_ms, Jsonb(points)),
                 )
+            for reply in work.replies:  # the first reply wins; repeats change nothing
+                cur.execute(
+                    sql.SQL(
+                        "UPDATE {}.gateway_commands SET reply_ok = %s, reply_result = %s, "
+                        "reply_error = %s, replied_at = %s "
+                        "WHERE id = %s AND gateway_id = %s AND replied_at IS NULL"
+                    ).format(schema),
+                    (
+                        reply.ok,
+                        Jsonb(reply.result) if reply.result is not None else None,
+                        reply.error,
+                        _utc(reply.at_ms),
+                        reply.id,
+                        reply.gateway,
+                    ),
+                )
             for gateway_id in work.batches.keys() | work.statuses.keys():
                 self._gateway_state(cur, schema, gateway_id, work)
         return inserted
@@ -492,6 +511,7 @@ _DECODERS: dict[wire.Channel, Callable[..., Any]] = {
     wire.Channel.EVENTS: wire.decode_events,
     wire.Channel.COMPLETENESS: wire.decode_completeness,
     wire.Channel.STATUS: wire.decode_status,
+    wire.Channel.REPLIES: wire.decode_reply,
 }
 
 

@@ -45,6 +45,7 @@ CHANNELS = (
     wire.Channel.EVENTS,
     wire.Channel.COMPLETENESS,
     wire.Channel.STATUS,
+    wire.Channel.REPLIES,
 )
 DROPPED_TOPIC = "$SYS/broker/publish/messages/dropped"
 SESSION_EXPIRY = 7 * 86_400

@@ -199,3 +199,21 @@ class GatewayLedger(TenantBase):
     at_ms: Mapped[int] = mapped_column(BigInteger)
     points: Mapped[dict[str, Any]] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class GatewayCommand(TenantBase):
+    """A command sent to a gateway (signed by this data centre) and the gateway's reply."""
+
+    __tablename__ = "gateway_commands"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the wire's UUID
+    gateway_id: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(32))
+    args: Mapped[dict[str, Any]] = mapped_column(JSON)
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    requested_by: Mapped[str] = mapped_column(String(200))
+    reply_ok: Mapped[bool | None] = mapped_column(Boolean)
+    reply_result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    reply_error: Mapped[str | None] = mapped_column(Text)
+    replied_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -5,16 +5,22 @@ Actors are safe to run twice and take ids, not objects.
 
 from __future__ import annotations
 
+import logging
+import time
+
 import dramatiq
 from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 
 from ems.context import TenantRef, current_tenant
 from ems.db import utcnow
+from ems.telemetry import rollups
 from ems.workers import broker as _broker  # noqa: F401 - sets the broker before actors exist
 from ems.workers.runtime import database, tenant_transaction
 from ems.workers.scheduler import periodic
 from ems_tenants.models import Tenant, TenantStatus, TenantUsage
+
+log = logging.getLogger(__name__)
 
 SCHEMA_BYTES = text(
     "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
@@ -57,3 +63,53 @@ def measure_all_storage() -> None:
             measure_tenant_storage.send()
         finally:
             current_tenant.reset(token)
+
+
+# One rollup message works at most this long, then leaves the rest to the next
+# minute's message: a tenant replaying a long backlog must not hold a worker
+# thread (and Dramatiq's 10-minute time limit) for ever.
+ROLLUP_BUDGET_SECONDS = 240.0
+
+
+@dramatiq.actor(queue_name="ems-rollups", max_retries=3)
+def rollup_tenant(tenant_id: int) -> None:
+    """Recompute a tenant's rollups until it has no dirty ranges left.
+
+    Safe to run twice, or twice at once: each round claims its dirty ranges in
+    its own transaction, and a second message for a tenant already being
+    rolled up finds it busy and returns.
+    """
+    db = database()
+    with db.session() as session:
+        row = session.execute(
+            select(Tenant.schema_name, Tenant.timezone).where(
+                Tenant.id == tenant_id, Tenant.status == TenantStatus.ACTIVE
+            )
+        ).one_or_none()
+    if row is None or row.schema_name is None:
+        log.info("rollup skipped: tenant %s is not active", tenant_id)
+        return
+    deadline = time.monotonic() + ROLLUP_BUDGET_SECONDS
+    while time.monotonic() < deadline:
+        run = rollups.process_dirty(db, row.schema_name, row.timezone)
+        if run.busy or run.ranges == 0:
+            return
+
+
+@periodic(every_seconds=60)
+@dramatiq.actor(queue_name="ems-maintenance", max_retries=0)
+def rollup_dirty_tenants() -> None:
+    """Send ``rollup_tenant`` for every active tenant that has dirty ranges."""
+    with database().session() as session:
+        tenants = session.execute(
+            select(Tenant.id, Tenant.schema_name).where(
+                Tenant.status == TenantStatus.ACTIVE, Tenant.schema_name.is_not(None)
+            )
+        ).all()
+        dirty = [
+            tenant_id
+            for tenant_id, schema in tenants
+            if schema is not None and rollups.has_dirty(session, schema)
+        ]
+    for tenant_id in dirty:
+        rollup_tenant.send(tenant_id)
