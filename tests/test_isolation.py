@@ -8,6 +8,7 @@ below knows how to name one of beta's objects in it.
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 import pytest
@@ -19,7 +20,13 @@ BETA_ONLY_IDS = {
     "site_id": lambda ctx: ctx["beta_site_2"],
     "membership_id": lambda ctx: ctx["beta_membership"],
     "client_id": lambda ctx: ctx["beta_client"],
+    "gateway_id": lambda ctx: ctx["beta_gateway"],
+    "point_id": lambda ctx: ctx["beta_point_only"],
+    "command_id": lambda ctx: ctx["beta_command"],
 }
+
+BETA_COMMAND = "00000000-0000-4000-8000-0000000000be"
+POINT = {"energy_type": "electricity", "kind": "instantaneous", "unit": "kW"}
 
 # A valid body per (endpoint, method), so that the lookup (not validation) decides.
 BODIES: dict[tuple[str, str], Any] = {
@@ -28,6 +35,21 @@ BODIES: dict[tuple[str, str], Any] = {
     ("tenant.Members", "POST"): {"email": "vera@example.com", "role": "viewer"},
     ("tenant.MemberById", "PUT"): {"role": "viewer"},
     ("tenant.Clients", "POST"): {"name": "cross", "scopes": ["tenant:read"]},
+    ("gateways.Gateways", "POST"): {"name": "cross"},
+    ("gateways.rotate", "POST"): {},
+    ("gateways.Commands", "POST"): {"name": "report_status"},
+    ("telemetry.Points", "POST"): {
+        "gateway_id": "alpha-works-x",
+        "code": "X1",
+        "name": "x",
+        **POINT,
+    },
+    ("telemetry.PointById", "PUT"): {
+        "gateway_id": "alpha-works-x",
+        "code": "X2",
+        "name": "x",
+        **POINT,
+    },
 }
 
 
@@ -51,6 +73,93 @@ def fill(rule: str, slug: str, ctx: dict[str, Any]) -> str:
         return str(BETA_ONLY_IDS[name](ctx))
 
     return re.sub(r"<([^>]+)>", param, rule)
+
+
+def _client(app: Any, email: str) -> tuple[Any, dict[str, str]]:
+    client = app.test_client()
+    client.post("/api/v1/auth/login", json={"email": email, "password": "correct-horse-battery"})
+    return client, {"X-CSRF-Token": client.get("/api/v1/me").get_json()["csrf_token"]}
+
+
+def _telemetry_objects(app: Any, world: Any) -> dict[str, Any]:
+    """A gateway in each tenant; points whose ids collide on purpose (alpha's newest id
+    exists in beta too) plus one id only beta has; a real-time value and a quarantine
+    entry in beta."""
+    from sqlalchemy import func, select
+
+    from ems.db import utcnow
+    from ems.telemetry.models import GatewayCommand, LatestValue, Point, QuarantineEntry
+
+    db = app.extensions["ems"].db
+    tag = uuid.uuid4().hex[:6]
+    made: dict[str, Any] = {}
+    for key, user in (("alpha", "alice"), ("beta", "bob")):
+        client, headers = _client(app, world.users[user])
+        base = f"/api/v1/tenants/{key}-works"
+        r = client.post(f"{base}/gateways", json={"name": f"iso{tag}"}, headers=headers)
+        assert r.status_code == 201, r.get_json()
+        made[key] = (client, headers, base, r.get_json()["id"])
+
+    alice, headers, base, alpha_gateway = made["alpha"]
+    body = {"gateway_id": alpha_gateway, "code": "A1", "name": "ALPHA point", **POINT}
+    r = alice.post(f"{base}/points", json=body, headers=headers)
+    assert r.status_code == 201, r.get_json()
+    collide = r.get_json()["id"]
+    with db.session(world.tenants["alpha"].schema_name) as s:
+        alpha_max = s.scalar(select(func.max(Point.id)))
+    assert alpha_max == collide
+
+    bob, headers, base, beta_gateway = made["beta"]
+    beta_ids: list[int] = []
+    while not beta_ids or beta_ids[-1] <= alpha_max:
+        body = {
+            "gateway_id": beta_gateway,
+            "code": f"B{len(beta_ids)}",
+            "name": f"BETA point {len(beta_ids)}",
+            **POINT,
+        }
+        r = bob.post(f"{base}/points", json=body, headers=headers)
+        assert r.status_code == 201, r.get_json()
+        beta_ids.append(r.get_json()["id"])
+    only = beta_ids[-1]
+    with db.session(world.tenants["beta"].schema_name) as s:
+        twin = s.get(Point, collide)
+        assert twin is not None and twin.name.startswith("BETA")  # the collision is real
+    with db.session(world.tenants["alpha"].schema_name) as s:
+        assert s.get(Point, only) is None  # and this one is beta's alone
+
+    with db.transaction(world.tenants["beta"].schema_name) as s:
+        s.add(
+            LatestValue(point=collide, ts=utcnow(), value=4242.5, quality=0, received_at=utcnow())
+        )
+        s.add(
+            QuarantineEntry(
+                gateway_id=beta_gateway,
+                channel="readings",
+                layer="business",
+                reason="BETA reading above its maximum",
+                point_code="B0",
+                value=99.5,
+            )
+        )
+        s.add(
+            GatewayCommand(
+                id=BETA_COMMAND,
+                gateway_id=beta_gateway,
+                name="report_status",
+                args={},
+                issued_at=utcnow(),
+                expires_at=utcnow(),
+                requested_by="bob",
+            )
+        )
+    return {
+        "beta_command": BETA_COMMAND,
+        "alpha_gateway": alpha_gateway,
+        "beta_gateway": beta_gateway,
+        "point_collide": collide,
+        "beta_point_only": only,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +190,7 @@ def beta_objects(app: Any, world: Any) -> dict[str, Any]:
         "beta_site_2": world.sites["beta"][1],
         "beta_membership": beta_membership,
         "beta_client": made.get_json()["client_id"],
+        **_telemetry_objects(app, world),
     }
 
 
@@ -88,7 +198,8 @@ def _beta_state(app: Any, world: Any) -> tuple[Any, ...]:
     from sqlalchemy import func, select
 
     from ems.sites.models import Site
-    from ems_tenants.models import Membership, OAuthClient
+    from ems.telemetry.models import LatestValue, Point, QuarantineEntry
+    from ems_tenants.models import Gateway, Membership, OAuthClient
 
     db = app.extensions["ems"].db
     with db.session(world.tenants["beta"].schema_name) as s:
@@ -105,7 +216,29 @@ def _beta_state(app: Any, world: Any) -> tuple[Any, ...]:
                 OAuthClient.tenant_id == world.tenants["beta"].id, OAuthClient.revoked_at.is_(None)
             )
         )
-    return sites, memberships, clients
+        gateways = tuple(
+            s.execute(
+                select(
+                    Gateway.id,
+                    Gateway.status,
+                    Gateway.password_hash,
+                    Gateway.public_key,
+                    Gateway.previous_public_key,
+                    Gateway.rotated_at,
+                    Gateway.revoked_at,
+                )
+                .where(Gateway.tenant_id == world.tenants["beta"].id)
+                .order_by(Gateway.id)
+            ).all()
+        )
+        points = tuple(
+            s.execute(select(*(c for c in Point.__table__.columns)).order_by(Point.id)).all()
+        )
+        latest = tuple(s.execute(select(LatestValue.point, LatestValue.value)).all())
+        quarantined = s.scalar(select(func.count()).select_from(QuarantineEntry))
+    passwd = (app.extensions["ems"].settings.broker_dir / "passwd").read_text(encoding="utf-8")
+    beta_accounts = tuple(line for line in passwd.splitlines() if line.startswith("beta-works-"))
+    return sites, memberships, clients, gateways, points, latest, quarantined, beta_accounts
 
 
 def test_routes_are_enumerated(app: Any) -> None:
@@ -113,6 +246,16 @@ def test_routes_are_enumerated(app: Any) -> None:
     endpoints = {endpoint for _, endpoint, _ in routes}
     # Guard against the enumeration silently matching nothing.
     assert {"sites.Sites", "sites.SiteById", "tenant.Members", "tenant.audit_log"} <= endpoints
+    assert {
+        "gateways.Gateways",
+        "gateways.GatewayById",
+        "gateways.rotate",
+        "gateways.revoke",
+        "telemetry.Points",
+        "telemetry.PointById",
+        "telemetry.realtime",
+        "telemetry.quarantine",
+    } <= endpoints
     assert len(routes) >= 12
 
 
@@ -150,6 +293,22 @@ def test_missing_and_foreign_answer_identically(client_for: Any, beta_objects: A
     no_tenant = alice.get("/api/v1/tenants/no-such-tenant/sites")
     foreign_tenant = alice.get("/api/v1/tenants/beta-works/sites")
     assert strip(no_tenant) == strip(foreign_tenant)
+    base = "/api/v1/tenants/alpha-works"
+    point = {"gateway_id": beta_objects["alpha_gateway"], "code": "Z9", "name": "z", **POINT}
+    for method, template, body in (
+        ("GET", f"{base}/gateways/{{}}", None),
+        ("POST", f"{base}/gateways/{{}}/rotate", {}),
+        ("POST", f"{base}/gateways/{{}}/revoke", None),
+        ("GET", f"{base}/points/{{}}", None),
+        ("PUT", f"{base}/points/{{}}", point),
+    ):
+        is_point = "/points/" in template
+        foreign_id = beta_objects["beta_point_only" if is_point else "beta_gateway"]
+        missing_id = 999_999 if is_point else "alpha-works-no-such-gateway"
+        foreign = alice.open(method, template.format(foreign_id), json=body)
+        missing = alice.open(method, template.format(missing_id), json=body)
+        assert foreign.status_code == missing.status_code == 404, (method, template)
+        assert strip(foreign) == strip(missing), (method, template)
 
 
 def test_lists_never_show_beta_rows(app: Any, client_for: Any, beta_objects: Any) -> None:
@@ -166,12 +325,30 @@ def test_lists_never_show_beta_rows(app: Any, client_for: Any, beta_objects: Any
         text = r.get_data(as_text=True)
         assert "BETA" not in text and "bob@example.com" not in text, rule
         assert beta_objects["beta_client"] not in text, rule
+        assert beta_objects["beta_gateway"] not in text, rule
+        assert "4242.5" not in text, rule  # beta's real-time value
 
 
-def test_colliding_ids_resolve_to_own_rows(client_for: Any, world: Any) -> None:
+def test_colliding_ids_resolve_to_own_rows(client_for: Any, world: Any, beta_objects: Any) -> None:
     site_id = world.sites["alpha"][0]
     assert site_id == world.sites["beta"][0]
     alpha_view = client_for("alice").get(f"/api/v1/tenants/alpha-works/sites/{site_id}")
     beta_view = client_for("bob").get(f"/api/v1/tenants/beta-works/sites/{site_id}")
     assert alpha_view.get_json()["name"].startswith("ALPHA")
     assert beta_view.get_json()["name"].startswith("BETA")
+
+    point_id = beta_objects["point_collide"]
+    alpha_point = client_for("alice").get(f"/api/v1/tenants/alpha-works/points/{point_id}")
+    beta_point = client_for("bob").get(f"/api/v1/tenants/beta-works/points/{point_id}")
+    assert alpha_point.status_code == beta_point.status_code == 200
+    assert alpha_point.get_json()["name"] == "ALPHA point"
+    assert alpha_point.get_json()["gateway_id"] == beta_objects["alpha_gateway"]
+    assert beta_point.get_json()["name"].startswith("BETA")
+    assert beta_point.get_json()["gateway_id"] == beta_objects["beta_gateway"]
+    # Beta's real-time value of its point with that id is beta's alone.
+    beta_latest = client_for("bob").get("/api/v1/tenants/beta-works/realtime")
+    assert beta_latest.status_code == 200, beta_latest.get_json()
+    assert [(v["point_id"], v["value"]) for v in beta_latest.get_json()] == [(point_id, 4242.5)]
+    alpha_latest = client_for("alice").get("/api/v1/tenants/alpha-works/realtime")
+    assert alpha_latest.status_code == 200, alpha_latest.get_json()
+    assert point_id not in {v["point_id"] for v in alpha_latest.get_json()}

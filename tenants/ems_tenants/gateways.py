@@ -37,7 +37,9 @@ from ems.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
 from ems_tenants import broker
 from ems_tenants.models import DataCentre, Gateway, GatewayStatus, Tenant
 
-NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,22}")
+# No '-' in a name: the id is "{slug}-{name}" and slugs may hold '-', so the name is what
+# follows the last '-', and two tenants can never produce the same id.
+NAME = re.compile(r"[a-z0-9]{1,23}")
 # How long batches signed with a gateway's previous key still verify after a rotation:
 # long enough for the agent's buffer to drain what it signed before the new config.
 KEY_GRACE = timedelta(hours=24)
@@ -89,7 +91,7 @@ def register(session: Session, tenant: Tenant, data: dict[str, Any]) -> Issued:
     if not NAME.fullmatch(name):
         raise InvalidInput(
             "bad gateway name",
-            fields={"name": ["1-23 of a-z, 0-9 and '-', starting with a letter or digit"]},
+            fields={"name": ["1-23 lower-case letters or digits (no '-')"]},
         )
     gateway_id = f"{tenant.slug}-{name}"
     if session.get(Gateway, gateway_id) is not None:

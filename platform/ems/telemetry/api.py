@@ -168,6 +168,9 @@ class PointById(MethodView):
     def put(self, data: dict[str, Any], point_id: int) -> Point:
         """Replace a point's fields (its readings stay with it)."""
         point = _access(point_id)
+        # A replacement: a limit left out is cleared, never kept unchecked from before.
+        for name in ("meter_code", "min_value", "max_value", "rollover_max"):
+            data.setdefault(name, None)
         _check(data)
         _unique(data, point.id)
         for key, value in data.items():
@@ -200,7 +203,7 @@ def realtime(query: dict[str, Any]) -> list[dict[str, Any]]:
             "quality": QUALITY_NAMES.get(latest.quality, str(latest.quality)),
             "received_at": latest.received_at,
         }
-        for point, latest in db().execute(stmt).tuples()
+        for point, latest in db().execute(stmt)
     ]
 
 

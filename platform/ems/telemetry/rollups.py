@@ -93,10 +93,14 @@ QUARTER = timedelta(minutes=15)
 # Ranges of one point closer than this are recomputed as one window: the few
 # unchanged readings in between cost less than a second pass over the edges.
 MERGE_GAP = timedelta(hours=1)
-# A long range (a replayed backlog) is cut into pieces of this span, so the
-# readings held in memory at once stay bounded (with CHUNK pieces at a time).
+# A long range (a replayed backlog) is cut into pieces of this span, and pieces
+# are loaded together until their spans add up to CHUNK_SPAN (or CHUNK_PIECES
+# of them): the readings held in memory stay bounded (100 point-days of
+# one-minute readings is 144,000), while many short ranges (a late batch for
+# every point) still go in few round trips.
 PIECE = timedelta(days=1)
-CHUNK = 100
+CHUNK_SPAN = timedelta(days=100)
+CHUNK_PIECES = 2000
 # Parent buckets and category buckets per query.
 BATCH = 5000
 # First key of the tenant's advisory lock (the second is hashtext(schema)); the
@@ -351,13 +355,11 @@ class _Sql:
             "IS DISTINCT FROM (excluded.consumption, excluded.minimum, excluded.maximum, "
             "excluded.mean, excluded.count, excluded.flags)"
         ).format(s)
-        # Rows of a window (or of a parent bucket) that the recomputation did not produce.
-        self.delete_stale = sql.SQL(
-            "DELETE FROM {}.point_rollups t "
-            "USING unnest(%b::int[], %b::timestamptz[], %b::timestamptz[]) AS w(point, ws, we) "
-            "WHERE t.point = w.point AND t.grain = %s AND t.start >= w.ws AND t.start < w.we "
-            "AND NOT EXISTS (SELECT 1 FROM unnest(%b::int[], %b::timestamptz[]) AS k(point, start) "
-            "WHERE k.point = t.point AND k.start = t.start)"
+        # Rows at bucket starts the recomputation covered but did not produce:
+        # deleted by their exact keys (index probes; usually there are none).
+        self.delete_keys = sql.SQL(
+            "DELETE FROM {}.point_rollups t USING unnest(%b::int[], %b::timestamptz[]) "
+            "AS k(point, start) WHERE t.point = k.point AND t.grain = %s AND t.start = k.start"
         ).format(s)
         self.children = sql.SQL(
             "SELECT t.point, t.start, c.start, c.consumption, c.minimum, c.maximum, c.mean, "
@@ -451,6 +453,21 @@ def _pieces(windows: dict[int, list[Window]]) -> list[tuple[int, datetime, datet
     return pieces
 
 
+def _chunked_pieces(
+    pieces: Sequence[tuple[int, datetime, datetime]],
+) -> Iterator[Sequence[tuple[int, datetime, datetime]]]:
+    begin, span = 0, timedelta(0)
+    for end, (_, low, high) in enumerate(pieces):
+        # A piece also loads its neighbours: count at least a quarter hour each.
+        span += max(high - low, QUARTER)
+        if span > CHUNK_SPAN or end - begin >= CHUNK_PIECES:
+            if end > begin:
+                yield pieces[begin:end]
+            begin, span = end, max(high - low, QUARTER)
+    if begin < len(pieces):
+        yield pieces[begin:]
+
+
 def _rows_of(values: Iterable[Interval | Sample], point_id: int) -> Iterator[tuple[Any, ...]]:
     """(point, start, consumption, minimum, maximum, mean, count, flags) rows."""
     for value in values:
@@ -491,25 +508,13 @@ def _upsert(
     return max(cur.rowcount, 0)
 
 
-def _delete_stale(
-    cur: psycopg.Cursor[Any],
-    q: _Sql,
-    grain: Grain,
-    spans: Sequence[tuple[int, datetime, datetime]],
-    kept: Iterable[tuple[int, datetime]],
+def _delete_keys(
+    cur: psycopg.Cursor[Any], q: _Sql, grain: Grain, keys: Iterable[tuple[int, datetime]]
 ) -> int:
-    if not spans:
+    gone = sorted(keys)
+    if not gone:
         return 0
-    keys = list(kept)
-    cur.execute(
-        q.delete_stale,
-        (
-            *_columns(spans, 3),
-            grain.value,
-            [key[0] for key in keys],
-            [key[1] for key in keys],
-        ),
-    )
+    cur.execute(q.delete_keys, ([k[0] for k in gone], [k[1] for k in gone], grain.value))
     return max(cur.rowcount, 0)
 
 
@@ -551,7 +556,7 @@ def _quarter_hours(
     # Keyed by (point, start): adjacent pieces of one point overlap at their
     # edge quarter hour, and one INSERT ... ON CONFLICT may not touch a row twice.
     rows: dict[tuple[int, datetime], tuple[Any, ...]] = {}
-    spans: list[tuple[int, datetime, datetime]] = []
+    covered: set[tuple[int, datetime]] = set()
     for i, (point_id, _, _) in enumerate(pieces):
         point = points[point_id]
         window = windows[i]
@@ -564,12 +569,14 @@ def _quarter_hours(
             values = instantaneous_samples(loaded.get(i, []), window=window)
         for row in _rows_of(values, point_id):
             rows[(point_id, row[1])] = row
-        spans.append((point_id, *window))
+        covered.update((point_id, quarter) for quarter in _quarters(window))
         touched.parents[Grain.H1].update((point_id, hour) for hour in calendar.hours(window))
         if point.cumulative:
             touched.categories.add((point.energy_type, point.unit))
             touched.category_buckets[Grain.M15].update(_quarters(window))
-    result.deleted += _delete_stale(cur, q, Grain.M15, spans, rows)
+    # Quarter hours of the windows that are no longer produced (readings gone,
+    # or an instantaneous point's quarter hour without readings any more).
+    result.deleted += _delete_keys(cur, q, Grain.M15, covered.difference(rows))
     result.written += _upsert(cur, q, Grain.M15, list(rows.values()))
     result.windows += len(pieces)
 
@@ -627,9 +634,9 @@ def _parents(
             row = _combine(points[point_id], children, start)
             if row is not None:
                 rows.append(row)
-        kept = [(row[0], row[1]) for row in rows]
         # A parent none of whose children exist any more goes too.
-        result.deleted += _delete_stale(cur, q, grain, spans, kept)
+        kept = {(row[0], row[1]) for row in rows}
+        result.deleted += _delete_keys(cur, q, grain, set(batch).difference(kept))
         result.written += _upsert(cur, q, grain, rows)
         for point_id, start in batch:
             above = calendar.up(grain, start)
@@ -687,7 +694,7 @@ def _recompute(
     calendar = _Calendar(tz)
     touched = _Touched()
     with conn.cursor() as cur:
-        for chunk in _chunks(_pieces(windows), CHUNK):
+        for chunk in _chunked_pieces(_pieces(windows)):
             _quarter_hours(cur, q, points, chunk, calendar, touched, result)
         for grain in (Grain.H1, Grain.D1, Grain.MO1):
             _parents(cur, q, points, grain, touched.parents[grain], calendar, touched, result)
