@@ -26,11 +26,13 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY platform/ platform/
 COPY tenants/ tenants/
+# The ingest decodes with the wire contract the gateway encodes with (ems_edge.wire).
+COPY edge-agent/ edge-agent/
 
 # Every dependency ships a manylinux wheel for CPython 3.11, so no compiler is needed. The
 # venv gets no pip of its own: the builder's pip installs into it (--python), and the runtime
 # image carries only what the platform runs. `ems --help` proves the entry point imports.
-RUN pip wheel --wheel-dir /wheels . \
+RUN pip wheel --wheel-dir /wheels ./edge-agent . \
     && python -m venv --without-pip /opt/venv \
     && pip --python /opt/venv/bin/python install --no-index --find-links /wheels ems-platform \
     && /opt/venv/bin/ems --help > /dev/null

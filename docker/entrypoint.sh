@@ -4,8 +4,7 @@
 #   api        ems api --bind 0.0.0.0:8000   (REST API and portal, gunicorn)
 #   worker     ems worker                    (Dramatiq workers)
 #   scheduler  ems scheduler                 (periodic jobs; one leads, the others stand by)
-#   ingest     ems ingest run                (MQTT ingest; the command comes with a later
-#                                             issue, until then `ems` says it does not exist)
+#   ingest     ems ingest run                (MQTT ingest: gateways' messages to PostgreSQL)
 #   migrate    ems db upgrade                (control schema, then every tenant schema)
 #   other      executed as given             (`ems tenants list`, `sh`, ...)
 #

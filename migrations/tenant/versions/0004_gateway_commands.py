@@ -44,6 +44,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index(
-        op.f("ix_tenant_gateway_commands_gateway_id"), table_name="gateway_commands", schema="tenant"
+        op.f("ix_tenant_gateway_commands_gateway_id"),
+        table_name="gateway_commands",
+        schema="tenant",
     )
     op.drop_table("gateway_commands", schema="tenant")
