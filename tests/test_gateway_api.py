@@ -128,7 +128,7 @@ def make_tenant(database: Any, settings: Any, plan: str) -> FreshTenant:
                 slug=f"quota-{tag}",
                 name=f"配额 {tag}",
                 credit_code=credit(f"91530100{int(tag, 16) % 10**9:09d}"),
-                region_code="530100",
+                region_code="440300",  # outside the Yunnan regulator's region
                 industry_code="C3110",
                 plan=plan,
             ),

@@ -20,13 +20,19 @@ def head_of(env: str, settings: Any) -> str:
 
 
 def test_db_upgrade_reaches_every_tenant(database: Any, settings: Any, world: Any) -> None:
-    from ems.cli import main
-    from ems.migrate import tenant_revision
+    from alembic import command
 
-    # Put one tenant behind, as a release with a new tenant migration would find it.
+    from ems.cli import main
+    from ems.migrate import _config, tenant_revision
+
+    # Put one tenant behind (a real downgrade of the newest tenant migration), as a
+    # release with a new tenant migration would find it.
     schema = world.tenants["gamma"].schema_name
     with database.engine.begin() as conn:
-        conn.execute(text(f'UPDATE "{schema}".alembic_version SET version_num = :v'), {"v": "0001"})
+        cfg = _config(settings.migrations_dir, "tenant", conn)
+        cfg.attributes["tenant_schema"] = schema
+        command.downgrade(cfg, "-1")
+    assert tenant_revision(database.engine, schema) != head_of("tenant", settings)
     result = CliRunner().invoke(main, ["db", "upgrade"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "control schema: up to date" in result.output

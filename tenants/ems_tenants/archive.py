@@ -54,9 +54,13 @@ def _tables(engine: Engine, schema: str) -> list[str]:
     with engine.connect() as conn:
         return list(
             conn.execute(
+                # Plain and partitioned tables, not the partitions: a partitioned table's
+                # rows (readings by month) are exported once, through their parent.
                 text(
-                    "SELECT table_name FROM information_schema.tables "
-                    "WHERE table_schema = :s AND table_type = 'BASE TABLE' ORDER BY table_name"
+                    "SELECT c.relname FROM pg_class c "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = :s "
+                    "AND c.relkind IN ('r', 'p') AND NOT c.relispartition "
+                    "ORDER BY c.relname"
                 ),
                 {"s": schema},
             ).scalars()
@@ -69,7 +73,8 @@ def _copy_out(engine: Engine, schema: str, table: str) -> tuple[bytes, int]:
         cursor = raw.cursor()
         buf = io.BytesIO()
         # Identifiers come from information_schema for a schema named by the registry.
-        sql = f'COPY "{schema}"."{table}" TO STDOUT WITH (FORMAT csv, HEADER true)'
+        # COPY (SELECT ...): COPY of a partitioned table itself is refused.
+        sql = f'COPY (SELECT * FROM "{schema}"."{table}") TO STDOUT WITH (FORMAT csv, HEADER)'  # noqa: S608
         with cursor.copy(sql) as copy:
             for chunk in copy:
                 buf.write(chunk)

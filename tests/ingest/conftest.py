@@ -57,7 +57,7 @@ def make_plant(database: Any, settings: Any) -> Callable[..., Plant]:
                     slug=f"plant-{tag}",
                     name=f"工厂 {tag}",
                     credit_code=credit(f"91530100{int(tag, 16) % 10**9:09d}"),
-                    region_code="530100",
+                    region_code="440300",  # outside the Yunnan regulator's region
                     industry_code="C3110",
                     plan=plan,
                 ),

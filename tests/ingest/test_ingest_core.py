@@ -791,12 +791,10 @@ def test_a_message_the_database_refuses_is_rejected_and_the_rest_committed(
 def test_a_message_on_a_channel_the_ingest_does_not_consume_is_kept_not_fatal(
     make_plant: Any, make_ingestor: Any, connect: Connect, dc_key: Any, dc_name: str
 ) -> None:
-    # parse_topic accepts every channel; handle() must not crash on one it has no decoder for.
+    # parse_topic accepts every channel, the cloud -> agent ones too (commands, ack/{dc});
+    # handle() must not crash on one it has no decoder for, nor drop the message silently.
     plant = make_plant()
-    reply = wire.Reply(plant.gateway, str(uuid.uuid4()), True, NOW_MS, {"done": 1})
-    odd = Message(
-        wire.topic(plant.gateway, wire.Channel.REPLIES), wire.encode_reply(reply, plant.key)
-    )
+    odd = Message(wire.topic(plant.gateway, wire.Channel.COMMANDS), b'{"not":"for the cloud"}')
     good: list[Row] = [(1, "M1.power", NOW_MS, 1.0)]
     outcome = make_ingestor().handle([odd, batch(plant, good)])
 

@@ -160,11 +160,14 @@ class Ingestor:
         """Handle one message of a known gateway; (layer, reason) when refused whole."""
         if not info.active:
             return (Layer.NETWORK, f"gateway {info.id} is revoked")
+        decoder = _DECODERS.get(channel)
+        if decoder is None:
+            return (Layer.COMMUNICATION, f"the ingest does not consume {channel} messages")
         decoded: Any = None
         error: wire.WireError | None = None
         for key in info.keys:
             try:
-                decoded = _DECODERS[channel](message.payload, key)
+                decoded = decoder(message.payload, key)
                 break
             except wire.WireError as exc:
                 error = exc
@@ -177,6 +180,13 @@ class Ingestor:
         claimed = decoded.gateway_id if channel is wire.Channel.READINGS else decoded.gateway
         if claimed != info.id:
             return (Layer.NETWORK, f"payload names gateway {claimed!r}, topic {info.id!r}")
+        at_ms = getattr(decoded, "at_ms", 0)
+        if not 0 <= at_ms <= _MAX_MS:
+            return (Layer.COMMUNICATION, f"at_ms {at_ms} is not a representable time")
+        if channel is wire.Channel.EVENTS and any(
+            not 0 <= e.at_ms <= _MAX_MS for e in decoded.events
+        ):
+            return (Layer.COMMUNICATION, "an event's at_ms is not a representable time")
         if channel is wire.Channel.READINGS:
             try:
                 wire.check_fresh(decoded.sent_at_ms, now_ms)
@@ -228,7 +238,8 @@ class Ingestor:
             for seq, code, ts, value in batch.rows():
                 reason = _refusal(ids[code], code, ts, value, oldest, newest)
                 if reason is not None:
-                    entry = (info.id, "readings", Layer.BUSINESS, reason, code, _utc(ts), value)
+                    when = _utc_or_none(ts)
+                    entry = (info.id, "readings", Layer.BUSINESS, reason, code, when, value)
                     work.quarantine.append((*entry, seq, None, None))
                     continue
                 point = ids[code]
@@ -353,7 +364,8 @@ class Ingestor:
                             "SELECT p.gateway_id, p.code, s.ts, s.value, r.value "
                             "FROM ingest_staging s JOIN {0}.readings r "
                             "ON r.point = s.point AND r.ts = s.ts "
-                            "JOIN {0}.points p ON p.id = s.point WHERE r.value <> s.value"
+                            "JOIN {0}.points p ON p.id = s.point "
+                            "WHERE float8send(r.value) <> float8send(s.value)"
                         ).format(schema)
                     )
                     for gateway_id, code, ts, value, stored in cur.fetchall():
@@ -369,7 +381,7 @@ class Ingestor:
                         "ON CONFLICT (point) DO UPDATE SET ts = excluded.ts, "
                         "value = excluded.value, quality = excluded.quality, "
                         "received_at = excluded.received_at "
-                        "WHERE l.ts <= excluded.ts"
+                        "WHERE l.ts < excluded.ts"
                     ).format(schema)
                 )
                 cur.execute(
@@ -516,10 +528,22 @@ _DECODERS: dict[wire.Channel, Callable[..., Any]] = {
 
 
 _UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# The last millisecond a timestamptz (and a Python datetime) can hold: the wire allows any
+# i64, so a gateway with a broken clock must be refused with a reason, not crash a flush.
+_MAX_MS = 253_402_300_799_999
 
 
 def _utc(ts_ms: int) -> datetime:
     return _UNIX_EPOCH + timedelta(milliseconds=ts_ms)  # exact, unlike a float division
+
+
+def _utc_or_none(ts_ms: int) -> datetime | None:
+    return _utc(ts_ms) if 0 <= ts_ms <= _MAX_MS else None
+
+
+def _when(ts_ms: int) -> str:
+    moment = _utc_or_none(ts_ms)
+    return moment.isoformat() if moment is not None else f"{ts_ms} ms after the epoch"
 
 
 def _refusal(
@@ -532,9 +556,9 @@ def _refusal(
     if point.max_value is not None and value > point.max_value:
         return f"value {value!r} above the point's maximum {point.max_value!r}"
     if ts > newest:
-        return f"reading time {_utc(ts).isoformat()} is ahead of the receiving clock (clock skew)"
+        return f"reading time {_when(ts)} is ahead of the receiving clock (clock skew)"
     if ts < oldest:
-        return f"reading time {_utc(ts).isoformat()} is older than the retention period"
+        return f"reading time {_when(ts)} is older than the retention period"
     return None
 
 

@@ -108,7 +108,6 @@ BATCH = 5000
 LOCK_CLASS = 0x524F4C4C  # "ROLL"
 _CHILD = {Grain.H1: Grain.M15, Grain.D1: Grain.H1, Grain.MO1: Grain.D1}
 _COARSER = {child: coarser for coarser, child in _CHILD.items()}
-_NO_FLAGS = Flag(0)
 
 
 # --- results -------------------------------------------------------------------------------
@@ -456,6 +455,7 @@ def _pieces(windows: dict[int, list[Window]]) -> list[tuple[int, datetime, datet
 def _chunked_pieces(
     pieces: Sequence[tuple[int, datetime, datetime]],
 ) -> Iterator[Sequence[tuple[int, datetime, datetime]]]:
+    """Consecutive runs of pieces whose spans add up to at most CHUNK_SPAN (CHUNK_PIECES)."""
     begin, span = 0, timedelta(0)
     for end, (_, low, high) in enumerate(pieces):
         # A piece also loads its neighbours: count at least a quarter hour each.
