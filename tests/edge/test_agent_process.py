@@ -112,10 +112,14 @@ def test_sigkill_mid_run_then_restart_loses_nothing(
         centre.broker.stop()
     final = _last_seq(state)
     committed = ingest.committed[GATEWAY]
-    assert list(committed.seqs) == [(1, final)]
-    assert len(committed.values) == final
+    # One run of seqs from 1, no hole: every reading of the three killed runs arrived once.
+    ((first, last),) = list(committed.seqs)
+    assert first == 1 and last_seq <= last <= final
+    assert len(committed.values) == last
+    # The last run kept polling until its SIGTERM; what it took after the catch-up is not
+    # lost either: it waits in the buffer, unacknowledged, for the next start.
     capsys.readouterr()
     assert main(["status", "--config", str(config), "--json"]) == 0
     status = json.loads(capsys.readouterr().out)
-    assert status["data_centres"]["dc1"]["pending"] == 0
+    assert status["data_centres"]["dc1"]["pending"] == final - last
     assert status["gateway"] == GATEWAY
