@@ -117,10 +117,10 @@ def test_sigkill_mid_run_then_restart_loses_nothing(
     assert first == 1 and last_seq <= last <= final
     assert len(committed.values) == last
     # The last run kept polling until its SIGTERM; what it took after the catch-up is not
-    # lost either: it waits in the buffer, unacknowledged, for the next start (with, at
-    # most, readings the data centre committed but whose ack arrived after the stop).
+    # lost either: it waits in the buffer, unacknowledged, for the next start (perhaps
+    # more: readings the data centre committed but whose ack arrived after the stop).
     capsys.readouterr()
     assert main(["status", "--config", str(config), "--json"]) == 0
     status = json.loads(capsys.readouterr().out)
-    assert final - last <= status["data_centres"]["dc1"]["pending"] <= final - last_seq
+    assert status["data_centres"]["dc1"]["pending"] >= final - last
     assert status["gateway"] == GATEWAY
