@@ -38,6 +38,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+# The wire contract is the one source of the topic root and the id rules.
+from ems_edge.wire import DC_ID, GATEWAY_ID, TOPIC_ROOT
+
 __all__ = [
     "GATEWAY_READ_CHANNELS",
     "GATEWAY_WRITE_CHANNELS",
@@ -57,11 +60,6 @@ __all__ = [
     "write_broker_files",
 ]
 
-# The same rules as ``ems_edge.wire.common`` (the edge agent's package is not a dependency of
-# the registry, so the two patterns are repeated here; the wire spec is their one source).
-TOPIC_ROOT = "ems/v1/gw"
-GATEWAY_ID = re.compile(r"[a-z0-9][a-z0-9-]{2,63}")
-DC_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 # Names for non-gateway accounts. ':' separates user and hash in the password file,
 # whitespace ends the name on an ACL ``user`` line, and a leading '#' would turn either
 # file's line into a comment: none of them may appear. Kept to a conservative ASCII set.
