@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -38,6 +39,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("gateways.Gateways", "POST"): {"name": "cross"},
     ("gateways.rotate", "POST"): {},
     ("gateways.Commands", "POST"): {"name": "report_status"},
+    ("reconciliation.Reconciliations", "POST"): {"day": "2026-11-19"},
     ("telemetry.Points", "POST"): {
         "gateway_id": "alpha-works-x",
         "code": "X1",
@@ -88,7 +90,14 @@ def _telemetry_objects(app: Any, world: Any) -> dict[str, Any]:
     from sqlalchemy import func, select
 
     from ems.db import utcnow
-    from ems.telemetry.models import GatewayCommand, LatestValue, Point, QuarantineEntry
+    from ems.telemetry.models import (
+        GatewayCommand,
+        GatewayEvent,
+        LatestValue,
+        Point,
+        QuarantineEntry,
+        Reconciliation,
+    )
 
     db = app.extensions["ems"].db
     tag = uuid.uuid4().hex[:6]
@@ -153,6 +162,38 @@ def _telemetry_objects(app: Any, world: Any) -> dict[str, Any]:
                 requested_by="bob",
             )
         )
+        s.add(
+            GatewayEvent(
+                gateway_id=beta_gateway,
+                at=utcnow(),
+                kind="meter_fault",
+                reason="BETA meter silent",
+                received_at=utcnow(),
+            )
+        )
+        s.add(
+            Reconciliation(
+                gateway_id=beta_gateway,
+                day=utcnow().date() - timedelta(days=1),
+                code="B0",
+                point_id=only,
+                status="difference",
+                settled=True,
+                agent_count=96,
+                agent_gaps=0,
+                agent_digest="0" * 16,
+                stored_count=90,
+                stored_digest="1" * 16,
+                duplicates=0,
+                quarantined=0,
+                lost=6,
+                phantom=0,
+                mismatched=False,
+                expected=96,
+                received=90,
+                checked_at=utcnow(),
+            )
+        )
     return {
         "beta_command": BETA_COMMAND,
         "alpha_gateway": alpha_gateway,
@@ -198,7 +239,13 @@ def _beta_state(app: Any, world: Any) -> tuple[Any, ...]:
     from sqlalchemy import func, select
 
     from ems.sites.models import Site
-    from ems.telemetry.models import LatestValue, Point, QuarantineEntry
+    from ems.telemetry.models import (
+        GatewayEvent,
+        LatestValue,
+        Point,
+        QuarantineEntry,
+        Reconciliation,
+    )
     from ems_tenants.models import Gateway, Membership, OAuthClient
 
     db = app.extensions["ems"].db
@@ -236,9 +283,13 @@ def _beta_state(app: Any, world: Any) -> tuple[Any, ...]:
         )
         latest = tuple(s.execute(select(LatestValue.point, LatestValue.value)).all())
         quarantined = s.scalar(select(func.count()).select_from(QuarantineEntry))
+        health = (
+            s.scalar(select(func.count()).select_from(GatewayEvent)),
+            tuple(s.execute(select(Reconciliation.code, Reconciliation.checked_at)).all()),
+        )
     passwd = (app.extensions["ems"].settings.broker_dir / "passwd").read_text(encoding="utf-8")
     beta_accounts = tuple(line for line in passwd.splitlines() if line.startswith("beta-works-"))
-    return sites, memberships, clients, gateways, points, latest, quarantined, beta_accounts
+    return sites, memberships, clients, gateways, points, latest, quarantined, health, beta_accounts
 
 
 def test_routes_are_enumerated(app: Any) -> None:
@@ -255,6 +306,9 @@ def test_routes_are_enumerated(app: Any) -> None:
         "telemetry.PointById",
         "telemetry.realtime",
         "telemetry.quarantine",
+        "reconciliation.gateway_events",
+        "reconciliation.Reconciliations",
+        "reconciliation.completeness",
     } <= endpoints
     assert len(routes) >= 12
 

@@ -15,6 +15,12 @@ import pytest
 from sqlalchemy import delete, select
 
 from tests.conftest import RUN_ID
+from tests.ingest import conftest as ingest_fixtures
+
+# A provisioned plant tenant with a gateway and points (the ingest tests' fixtures).
+make_plant = ingest_fixtures.make_plant
+connect = ingest_fixtures.connect
+dc_key = ingest_fixtures.dc_key
 
 VHOST = f"ems_test_{RUN_ID}"
 
@@ -140,6 +146,69 @@ def test_storage_over_quota_refuses_writes(
     finally:
         with database.transaction() as s:
             s.execute(delete(TenantUsage).where(TenantUsage.tenant_id == gamma.id))
+
+
+def test_hourly_reconciliation_reaches_the_tenant_through_rabbitmq(
+    broker: Any,
+    run_worker: Any,
+    database: Any,
+    make_plant: Any,
+    connect: Any,
+    dc_key: Any,
+    settings: Any,
+) -> None:
+    """Today's readings and ledger go through the real Ingestor; the periodic job fans
+    out over RabbitMQ and the tenant's reconciliation appears, with the real clock."""
+    from datetime import date
+
+    from ems.ingest.core import Ingestor, Message
+    from ems.ingest.registry import Registry
+    from ems.telemetry.models import Reconciliation
+    from ems.workers.actors import reconcile_all_tenants
+    from ems_edge import wire
+
+    plant = make_plant()
+    now_ms = int(time.time()) * 1000
+    ts = now_ms - 60_000
+    acc = wire.DigestAccumulator()
+    acc.add(ts, 7.0)
+    silent = wire.PointLedger(0, 0, wire.DigestAccumulator().hexdigest())
+    points = dict.fromkeys(plant.points, silent) | {
+        "M1.energy": wire.PointLedger(1, 0, acc.hexdigest())
+    }
+    ledger = wire.Completeness(plant.gateway, wire.utc_day(ts), now_ms, points)
+    ingestor = Ingestor(
+        Registry(connect), settings.dc_name, dc_key, connect, clock=lambda: now_ms / 1000
+    )
+    try:
+        outcome = ingestor.handle(
+            [
+                Message(
+                    wire.topic(plant.gateway, wire.Channel.READINGS),
+                    wire.encode_batch(
+                        plant.gateway, "c", [(1, "M1.energy", ts, 7.0)], now_ms, plant.key
+                    ),
+                ),
+                Message(
+                    wire.topic(plant.gateway, wire.Channel.COMPLETENESS),
+                    wire.encode_completeness(ledger, plant.key),
+                ),
+            ]
+        )
+        assert outcome.stored == 1
+    finally:
+        ingestor.close()
+
+    reconcile_all_tenants.send()
+    run_worker()
+    run_worker()  # the fan-out sends one message per tenant
+
+    with database.session(plant.schema) as session:
+        row = session.get(
+            Reconciliation, (plant.gateway, date.fromisoformat(ledger.day), "M1.energy")
+        )
+        assert row is not None
+        assert (row.status, row.stored_count, row.agent_count) == ("match", 1, 1)
 
 
 class CountingActor:

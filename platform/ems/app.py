@@ -39,6 +39,7 @@ def _blueprints() -> list[Any]:
     from ems.regulator.api import blp as regulator_blp
     from ems.sites.api import blp as sites_blp
     from ems.telemetry.api import blp as telemetry_blp
+    from ems.telemetry.reconcile_api import blp as reconcile_blp
     from ems.web.health import blp as health_blp
     from ems_tenants.api import admin_blp, signup_blp
     from ems_tenants.gateway_api import blp as gateways_blp
@@ -53,6 +54,7 @@ def _blueprints() -> list[Any]:
         sites_blp,
         gateways_blp,
         telemetry_blp,
+        reconcile_blp,
         regulator_blp,
     ]
 

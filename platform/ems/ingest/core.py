@@ -43,6 +43,7 @@ from psycopg.types.json import Jsonb
 from ems.ingest.registry import GatewayInfo, PointInfo, Registry
 from ems.telemetry import partitions
 from ems.telemetry.models import Layer, Quality
+from ems.telemetry.reconcile import CONFLICT_REASON
 from ems_edge import wire
 
 log = logging.getLogger(__name__)
@@ -369,7 +370,7 @@ class Ingestor:
                         ).format(schema)
                     )
                     for gateway_id, code, ts, value, stored in cur.fetchall():
-                        reason = f"conflicts with the stored value {stored!r} at the same time"
+                        reason = f"{CONFLICT_REASON} {stored!r} at the same time"
                         entry = (gateway_id, "readings", Layer.BUSINESS, reason, code, ts, value)
                         work.quarantine.append((*entry, None, None, None))
                 cur.execute(

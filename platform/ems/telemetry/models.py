@@ -217,3 +217,30 @@ class GatewayCommand(TenantBase):
     reply_result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     reply_error: Mapped[str | None] = mapped_column(Text)
     replied_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class Reconciliation(TenantBase):
+    """One point's UTC day: the gateway's ledger against what was stored (see reconcile)."""
+
+    __tablename__ = "reconciliations"
+
+    gateway_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True, index=True)
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    point_id: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    settled: Mapped[bool] = mapped_column(Boolean)
+    ledger_at_ms: Mapped[int | None] = mapped_column(BigInteger)
+    agent_count: Mapped[int | None] = mapped_column(BigInteger)
+    agent_gaps: Mapped[int | None] = mapped_column(BigInteger)
+    agent_digest: Mapped[str | None] = mapped_column(String(16))
+    stored_count: Mapped[int] = mapped_column(BigInteger)
+    stored_digest: Mapped[str] = mapped_column(String(16))
+    duplicates: Mapped[int] = mapped_column(BigInteger)
+    quarantined: Mapped[int] = mapped_column(BigInteger)
+    lost: Mapped[int] = mapped_column(BigInteger)
+    phantom: Mapped[int] = mapped_column(BigInteger)
+    mismatched: Mapped[bool] = mapped_column(Boolean)
+    expected: Mapped[int] = mapped_column(BigInteger)
+    received: Mapped[int] = mapped_column(BigInteger)
+    checked_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from ems.context import TenantRef, current_tenant
 from ems.db import utcnow
-from ems.telemetry import rollups
+from ems.telemetry import reconcile, rollups
 from ems.workers import broker as _broker  # noqa: F401 - sets the broker before actors exist
 from ems.workers.runtime import database, tenant_transaction
 from ems.workers.scheduler import periodic
@@ -113,3 +113,46 @@ def rollup_dirty_tenants() -> None:
         ]
     for tenant_id in dirty:
         rollup_tenant.send(tenant_id)
+
+
+@dramatiq.actor(queue_name="ems-maintenance", max_retries=3)
+def reconcile_tenant(tenant_id: int) -> None:
+    """Reconcile a tenant's recent gateway-days (and days whose ledger just changed)."""
+    db = database()
+    with db.session() as session:
+        row = session.execute(
+            select(Tenant.slug, Tenant.schema_name).where(
+                Tenant.id == tenant_id, Tenant.status == TenantStatus.ACTIVE
+            )
+        ).one_or_none()
+    if row is None or row.schema_name is None:
+        log.info("reconciliation skipped: tenant %s is not active", tenant_id)
+        return
+    token = current_tenant.set(TenantRef(id=tenant_id, slug=row.slug, schema_name=row.schema_name))
+    try:
+        with tenant_transaction() as session:
+            now = utcnow()
+            outcome = reconcile.reconcile(session, reconcile.days_to_check(session, now), now)
+    finally:
+        current_tenant.reset(token)
+    if outcome.differences:
+        log.warning(
+            "tenant %s: %d point-days differ from their gateways' ledgers (%d events)",
+            row.slug,
+            outcome.differences,
+            outcome.events,
+        )
+
+
+@periodic(every_seconds=3600)
+@dramatiq.actor(queue_name="ems-maintenance", max_retries=0)
+def reconcile_all_tenants() -> None:
+    """Send ``reconcile_tenant`` for every active tenant, hourly."""
+    with database().session() as session:
+        tenants = session.scalars(
+            select(Tenant.id).where(
+                Tenant.status == TenantStatus.ACTIVE, Tenant.schema_name.is_not(None)
+            )
+        ).all()
+    for tenant_id in tenants:
+        reconcile_tenant.send(tenant_id)
