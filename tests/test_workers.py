@@ -211,6 +211,29 @@ def test_hourly_reconciliation_reaches_the_tenant_through_rabbitmq(
         assert (row.status, row.stored_count, row.agent_count) == ("match", 1, 1)
 
 
+def test_daily_partition_maintenance_creates_the_coming_months(
+    broker: Any, run_worker: Any, make_plant: Any, connect: Any
+) -> None:
+    from datetime import UTC, datetime
+
+    from ems.telemetry import partitions
+    from ems.workers.actors import maintain_all_partitions
+
+    plant = make_plant()
+    maintain_all_partitions.send()
+    run_worker()
+    run_worker()  # the fan-out sends one message per tenant
+
+    month = datetime.now(UTC).date().replace(day=1)
+    wanted = {
+        month,
+        partitions.next_month(month),
+        partitions.next_month(partitions.next_month(month)),
+    }
+    with connect() as conn:
+        assert wanted <= partitions.existing(conn, plant.schema)
+
+
 class CountingActor:
     """Stands in for an actor: the scheduler only calls ``send``."""
 

@@ -116,3 +116,8 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection (tests, process shutdown)."""
         self.engine.dispose()
+
+
+def libpq_url(url: str) -> str:
+    """A SQLAlchemy URL (``postgresql+psycopg://``) as a libpq one, for plain psycopg."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)

@@ -35,6 +35,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from ems.db import libpq_url
 from ems.ingest.core import Ingestor, Message
 from ems_edge import wire
 
@@ -248,14 +249,9 @@ class IngestService:
         )
 
 
-def database_url(url: str) -> str:
-    """A SQLAlchemy URL (``postgresql+psycopg://``) as a libpq one."""
-    return url.replace("postgresql+psycopg://", "postgresql://", 1)
-
-
 def connector(url: str) -> Any:
     """A function opening autocommit connections (transactions are explicit)."""
-    dsn = database_url(url)
+    dsn = libpq_url(url)
 
     def connect() -> psycopg.Connection:
         return psycopg.connect(dsn, autocommit=True, application_name=f"ems-ingest-{os.getpid()}")

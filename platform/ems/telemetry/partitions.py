@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -81,6 +82,69 @@ def expired(months: Iterable[date], today: date, retention_days: int) -> list[da
         )
     horizon = today - timedelta(days=retention_days)
     return sorted(m for m in months if next_month(m) <= horizon)
+
+
+def detached(conn: psycopg.Connection, schema: str) -> set[date]:
+    """Months whose table exists in ``schema`` but is no longer a partition of ``readings``.
+
+    That is a retirement interrupted between its detach and its drop; :func:`maintain`
+    finishes it.
+    """
+    rows = conn.execute(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relkind = 'r' AND NOT c.relispartition "
+        "AND c.relname ~ '^readings_[0-9]{4}_[0-9]{2}$'",
+        (schema,),
+    ).fetchall()
+    return {date(int(m[1]), int(m[2]), 1) for (name,) in rows if (m := _NAME.fullmatch(name))}
+
+
+@dataclass
+class Maintenance:
+    """What one :func:`maintain` run did to a tenant's partitions."""
+
+    created: list[date] = field(default_factory=list)
+    retired: list[tuple[date, Path | None]] = field(default_factory=list)
+
+
+def maintain(
+    conn: psycopg.Connection,
+    schema: str,
+    today: date,
+    retention_days: int,
+    archive_dir: Path | None,
+    months_ahead: int = 2,
+) -> Maintenance:
+    """Create this and the next months' partitions; archive and drop the expired ones.
+
+    ``conn`` must be in autocommit mode: a partition is detached CONCURRENTLY (which
+    cannot run in a transaction) so that the ingest's inserts into ``readings`` are
+    never blocked behind the drop's lock.
+    """
+    done = Maintenance()
+    have = existing(conn, schema)
+    month = date(today.year, today.month, 1)
+    wanted = set()
+    for _ in range(months_ahead + 1):
+        wanted.add(month)
+        month = next_month(month)
+    missing = sorted(wanted - have)
+    if missing:
+        with conn.transaction():
+            ensure(conn, schema, missing)
+        done.created = missing
+    leftovers = detached(conn, schema)
+    for month in sorted(set(expired(have, today, retention_days)) | leftovers):
+        if month not in leftovers:
+            conn.execute(
+                sql.SQL("ALTER TABLE {}.readings DETACH PARTITION {}.{} CONCURRENTLY").format(
+                    sql.Identifier(schema),
+                    sql.Identifier(schema),
+                    sql.Identifier(partition_name(month)),
+                )
+            )
+        done.retired.append((month, archive_and_drop(conn, schema, month, archive_dir)))
+    return done
 
 
 def archive_and_drop(

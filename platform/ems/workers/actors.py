@@ -9,16 +9,18 @@ import logging
 import time
 
 import dramatiq
+import psycopg
 from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 
+from ems.config import load_settings
 from ems.context import TenantRef, current_tenant
-from ems.db import utcnow
-from ems.telemetry import reconcile, rollups
+from ems.db import libpq_url, utcnow
+from ems.telemetry import partitions, reconcile, rollups
 from ems.workers import broker as _broker  # noqa: F401 - sets the broker before actors exist
 from ems.workers.runtime import database, tenant_transaction
 from ems.workers.scheduler import periodic
-from ems_tenants.models import Tenant, TenantStatus, TenantUsage
+from ems_tenants.models import Plan, Tenant, TenantStatus, TenantUsage
 
 log = logging.getLogger(__name__)
 
@@ -156,3 +158,46 @@ def reconcile_all_tenants() -> None:
         ).all()
     for tenant_id in tenants:
         reconcile_tenant.send(tenant_id)
+
+
+@dramatiq.actor(queue_name="ems-maintenance", max_retries=3)
+def maintain_partitions(tenant_id: int) -> None:
+    """Create a tenant's coming months' partitions; archive and drop the expired ones.
+
+    Raw readings are kept for the plan's ``retention_days`` (never under three years,
+    construction code 4.1.4, 4.4.3), then archived as CSV.gz under the data directory
+    before their month is dropped whole; the rollups stay.
+    """
+    settings = load_settings()
+    with database().session() as session:
+        row = session.execute(
+            select(Tenant.slug, Tenant.schema_name, Plan.retention_days)
+            .join(Plan, Plan.id == Tenant.plan_id)
+            .where(Tenant.id == tenant_id, Tenant.status == TenantStatus.ACTIVE)
+        ).one_or_none()
+    if row is None or row.schema_name is None:
+        log.info("partition maintenance skipped: tenant %s is not active", tenant_id)
+        return
+    archive = settings.data_dir / "archive" / row.schema_name
+    with psycopg.connect(libpq_url(settings.database_url), autocommit=True) as conn:
+        done = partitions.maintain(
+            conn, row.schema_name, utcnow().date(), row.retention_days, archive
+        )
+    for month in done.created:
+        log.info("tenant %s: created the partition of %s", row.slug, month)
+    for month, path in done.retired:
+        log.info("tenant %s: retired the readings of %s (archive: %s)", row.slug, month, path)
+
+
+@periodic(every_seconds=86400)
+@dramatiq.actor(queue_name="ems-maintenance", max_retries=0)
+def maintain_all_partitions() -> None:
+    """Send ``maintain_partitions`` for every active tenant, daily."""
+    with database().session() as session:
+        tenants = session.scalars(
+            select(Tenant.id).where(
+                Tenant.status == TenantStatus.ACTIVE, Tenant.schema_name.is_not(None)
+            )
+        ).all()
+    for tenant_id in tenants:
+        maintain_partitions.send(tenant_id)
