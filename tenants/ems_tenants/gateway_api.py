@@ -54,7 +54,12 @@ class GatewayStateSchema(ma.Schema):
     last_batch_at = ma.fields.DateTime(allow_none=True)
     last_seq = ma.fields.Integer(allow_none=True)
     config_version = ma.fields.String(allow_none=True)
-    readings_total = ma.fields.Integer()
+    readings_total = ma.fields.Integer(
+        metadata={
+            "description": "Readings received from the gateway, resends included (a resend "
+            "stores nothing twice); stored counts per point and day are in /reconciliation."
+        }
+    )
 
 
 class GatewaySchema(ma.Schema):

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from ems.config import Settings
@@ -236,8 +236,19 @@ def ingest_password(settings: Settings) -> str:
     return urlsplit(settings.mqtt_url).password or ""
 
 
+# An arbitrary constant naming "the broker's files" among advisory locks.
+BROKER_FILES_LOCK = 0x454D53_4246  # "EMS" "BF"
+
+
 def sync_broker(session: Session, settings: Settings) -> Path:
-    """Render the broker's password and ACL files from the registry and signal the broker."""
+    """Render the broker's password and ACL files from the registry and signal the broker.
+
+    Call it last in the transaction that changed the registry. Renders are serialised
+    by a transaction-level advisory lock, held until that transaction ends: a concurrent
+    registration waits, then (read committed) sees this one's committed gateway too,
+    so the last file written never leaves out a gateway another request just added.
+    """
+    session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": BROKER_FILES_LOCK})
     password = ingest_password(settings)
     ingest = {settings.dc_name: broker.hash_password(password)} if password else {}
     directory = settings.broker_dir

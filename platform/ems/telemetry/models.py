@@ -157,6 +157,8 @@ class GatewayState(TenantBase):
     last_batch_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     last_seq: Mapped[int | None] = mapped_column(BigInteger)
     config_version: Mapped[str | None] = mapped_column(String(32))
+    # Received, resends included: counting only new rows per gateway would cost a
+    # RETURNING over every flush; reconciliation reports what was stored.
     readings_total: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
