@@ -15,6 +15,7 @@ from marshmallow import validate
 from sqlalchemy import func, select
 
 from ems.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
+from ems.telemetry import rollups
 from ems.telemetry.models import LatestValue, Point, PointKind, QuarantineEntry
 from ems.web.pagination import paginate
 from ems.web.pipeline import db
@@ -173,9 +174,13 @@ class PointById(MethodView):
             data.setdefault(name, None)
         _check(data)
         _unique(data, point.id)
+        before = {name: getattr(point, name) for name in rollups.ROLLUP_FIELDS}
         for key, value in data.items():
             setattr(point, key, value)
         db().flush()
+        # A counter becoming a gauge, a new rollover, another category...: the past
+        # figures were computed under the old settings and are recomputed.
+        rollups.point_changed(db(), point, before)
         return point
 
 

@@ -15,12 +15,14 @@ raw readings whenever a ``dirty_ranges`` row says readings changed.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, event, inspect
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ems.audit.models import Audited
 from ems.db import TenantBase, UtcDateTime, utcnow
+from ems.telemetry.models import DirtyRange
 
 
 class PointRollup(TenantBase):
@@ -62,9 +64,10 @@ class MeterReplacement(Audited, TenantBase):
     """A counter base change of a point: at ``at`` the old meter read ``old_final``
     and the new one started from ``new_initial`` (an entry of the meter ledger).
 
-    Audited, because it changes every consumption figure after it. Writers must
-    also mark the point dirty around ``at`` (:func:`ems.telemetry.rollups.record_replacement`
-    does both), or the rollups would keep the old figures.
+    Audited, because it changes every consumption figure after it. A new one is
+    marked dirty by :func:`ems.telemetry.rollups.record_replacement`; an edit or a
+    deletion by the flush listener at the end of this module, so the rollups never
+    keep figures computed with a base that changed.
     """
 
     __tablename__ = "meter_replacements"
@@ -78,3 +81,29 @@ class MeterReplacement(Audited, TenantBase):
     new_initial: Mapped[float] = mapped_column(Float(precision=53))
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+@event.listens_for(Session, "before_flush")
+def _replacements_mark_dirty(session: Session, _context: Any, _instances: Any) -> None:
+    """A meter replacement edited or deleted: its point is dirty at the old and new time.
+
+    (``record_replacement`` marks a new one itself.) Catching it at flush means no writer
+    of the meter ledger can forget it.
+    """
+    for obj in [*session.dirty, *session.deleted]:
+        if not isinstance(obj, MeterReplacement):
+            continue
+        state = inspect(obj)
+        moments: set[datetime] = set()
+        points: set[int] = {obj.point}
+        for name, into in (("at", moments), ("point", points)):
+            history = state.attrs[name].history
+            into.update(v for v in (*history.deleted, *history.unchanged) if v is not None)
+        if obj in session.deleted or state.attrs["at"].history.has_changes():
+            moments.add(obj.at)
+        elif not any(
+            state.attrs[n].history.has_changes() for n in ("point", "old_final", "new_initial")
+        ):
+            continue
+        for moment in moments:
+            session.add(DirtyRange(points=sorted(points), from_ts=moment, to_ts=moment))

@@ -48,6 +48,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg
 from psycopg import sql
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -65,7 +66,8 @@ from ems.telemetry.intervals import (
     cumulative_intervals,
     instantaneous_samples,
 )
-from ems.telemetry.models import DirtyRange, PointKind
+from ems.telemetry.models import DirtyRange, Point, PointKind
+from ems.telemetry.models import Reading as ReadingRow
 from ems.telemetry.rollup_models import MeterReplacement
 
 if TYPE_CHECKING:
@@ -844,3 +846,54 @@ def record_replacement(
     session.add(DirtyRange(points=[point_id], from_ts=moment, to_ts=moment))
     session.flush()
     return replacement
+
+
+# --- configuration changes that change past figures --------------------------------------
+
+# Fields of a point that its rollups are computed from; changing one recomputes its past.
+ROLLUP_FIELDS = frozenset(
+    {"kind", "rollover_max", "fill_gaps", "interval_s", "energy_type", "unit", "in_category_total"}
+)
+# Fields that decide which category total a point counts in.
+CATEGORY_FIELDS = frozenset({"energy_type", "unit", "in_category_total", "kind"})
+
+
+def mark_history_dirty(session: Session, point_ids: Iterable[int]) -> None:
+    """Mark the whole span of each point's stored readings dirty (caller commits).
+
+    One indexed min/max per point and partition, then one dirty range per point: the
+    next rollup run recomputes its every bucket.
+    """
+    for point_id in sorted(set(point_ids)):
+        low, high = session.execute(
+            select(func.min(ReadingRow.ts), func.max(ReadingRow.ts)).where(
+                ReadingRow.point == point_id
+            )
+        ).one()
+        if low is not None:
+            session.add(DirtyRange(points=[point_id], from_ts=low, to_ts=high))
+    session.flush()
+
+
+def point_changed(session: Session, point: Point, before: dict[str, Any]) -> None:
+    """After a point's fields changed from ``before``: recompute what they affect.
+
+    A change of category also rebuilds the old category's totals, by marking the
+    points still in it (the point's own recompute only touches its new category).
+    """
+    changed = {name for name in ROLLUP_FIELDS if before.get(name) != getattr(point, name)}
+    if not changed:
+        return
+    ids = {point.id}
+    if changed & CATEGORY_FIELDS and before.get("kind") == PointKind.CUMULATIVE:
+        ids |= set(
+            session.scalars(
+                select(Point.id).where(
+                    Point.energy_type == before["energy_type"],
+                    Point.unit == before["unit"],
+                    Point.kind == PointKind.CUMULATIVE,
+                    Point.in_category_total.is_(True),
+                )
+            )
+        )
+    mark_history_dirty(session, ids)
