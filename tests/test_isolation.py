@@ -24,15 +24,27 @@ BETA_ONLY_IDS = {
     "gateway_id": lambda ctx: ctx["beta_gateway"],
     "point_id": lambda ctx: ctx["beta_point_only"],
     "command_id": lambda ctx: ctx["beta_command"],
+    "unit_id": lambda ctx: ctx["beta_unit_only"],
+    "override_id": lambda ctx: ctx["beta_override_only"],
 }
 
 BETA_COMMAND = "00000000-0000-4000-8000-0000000000be"
 POINT = {"energy_type": "electricity", "kind": "instantaneous", "unit": "kW"}
+UNIT = {"site_id": 1, "name": "x", "kind": "workshop", "role": "main_production"}
+ENERGY_OVERRIDE = {
+    "energy_type": "oxygen",
+    "value": "0.5",
+    "unit": "kgce/m3",
+    "valid_from": "2040-01-01",
+    "reason": "cross-tenant",
+}
 
 # A valid body per (endpoint, method), so that the lookup (not validation) decides.
 BODIES: dict[tuple[str, str], Any] = {
     ("sites.Sites", "POST"): {"code": "X1", "name": "cross-tenant"},
     ("sites.SiteById", "PUT"): {"code": "X2", "name": "cross-tenant"},
+    ("org.Units", "POST"): {**UNIT, "code": "X1"},
+    ("org.UnitById", "PUT"): {**UNIT, "code": "X2"},
     ("tenant.Members", "POST"): {"email": "vera@example.com", "role": "viewer"},
     ("tenant.MemberById", "PUT"): {"role": "viewer"},
     ("tenant.Clients", "POST"): {"name": "cross", "scopes": ["tenant:read"]},
@@ -40,6 +52,9 @@ BODIES: dict[tuple[str, str], Any] = {
     ("gateways.rotate", "POST"): {},
     ("gateways.Commands", "POST"): {"name": "report_status"},
     ("reconciliation.Reconciliations", "POST"): {"day": "2026-11-19"},
+    ("energy.Overrides", "POST"): ENERGY_OVERRIDE,
+    ("energy.OverrideById", "PUT"): ENERGY_OVERRIDE,
+    ("energy.Settings", "PUT"): {"electricity_basis": "equal_value"},
     ("telemetry.Points", "POST"): {
         "gateway_id": "alpha-works-x",
         "code": "X1",
@@ -203,6 +218,63 @@ def _telemetry_objects(app: Any, world: Any) -> dict[str, Any]:
     }
 
 
+def _energy_objects(app: Any, world: Any) -> dict[str, Any]:
+    """Coefficient overrides in beta up to an id alpha does not have."""
+    from datetime import date
+
+    from sqlalchemy import func, select
+
+    from ems.energy.models import CoefficientOverride
+
+    db = app.extensions["ems"].db
+    with db.session(world.tenants["alpha"].schema_name) as s:
+        alpha_max = s.scalar(select(func.max(CoefficientOverride.id))) or 0
+    only = 0
+    with db.transaction(world.tenants["beta"].schema_name) as s:
+        while only <= alpha_max:
+            year = 2030 + only
+            row = CoefficientOverride(
+                energy_type="acetylene",
+                basis="equivalent",
+                value=8,
+                unit="kgce/m3",
+                valid_from=date(year, 1, 1),
+                valid_to=date(year + 1, 1, 1),
+                reason="BETA measured acetylene",
+                recorded_by="bob",
+            )
+            s.add(row)
+            s.flush()
+            only = row.id
+    return {"beta_override_only": only}
+
+
+def _org_objects(app: Any, world: Any) -> dict[str, Any]:
+    """Organisation units in beta up to an id alpha does not have."""
+    from sqlalchemy import func, select
+
+    from ems.org.models import Unit
+
+    db = app.extensions["ems"].db
+    with db.session(world.tenants["alpha"].schema_name) as s:
+        alpha_max = s.scalar(select(func.max(Unit.id))) or 0
+    tag = uuid.uuid4().hex[:6]
+    only = 0
+    with db.transaction(world.tenants["beta"].schema_name) as s:
+        while only <= alpha_max:
+            row = Unit(
+                site_id=world.sites["beta"][0],
+                code=f"B{tag}-{only}",
+                name=f"BETA 车间 {only}",
+                kind="workshop",
+                role="main_production",
+            )
+            s.add(row)
+            s.flush()
+            only = row.id
+    return {"beta_unit_only": only}
+
+
 @pytest.fixture(scope="module")
 def beta_objects(app: Any, world: Any) -> dict[str, Any]:
     """Objects that exist in beta under ids alpha does not have."""
@@ -232,6 +304,8 @@ def beta_objects(app: Any, world: Any) -> dict[str, Any]:
         "beta_membership": beta_membership,
         "beta_client": made.get_json()["client_id"],
         **_telemetry_objects(app, world),
+        **_org_objects(app, world),
+        **_energy_objects(app, world),
     }
 
 

@@ -36,6 +36,8 @@ class EmsApi(Api):  # type: ignore[misc]
 
 def _blueprints() -> list[Any]:
     from ems.auth.api import blp as auth_blp
+    from ems.energy.api import blp as energy_blp
+    from ems.org.api import blp as org_blp
     from ems.regulator.api import blp as regulator_blp
     from ems.sites.api import blp as sites_blp
     from ems.telemetry.api import blp as telemetry_blp
@@ -52,9 +54,11 @@ def _blueprints() -> list[Any]:
         admin_blp,
         tenant_blp,
         sites_blp,
+        org_blp,
         gateways_blp,
         telemetry_blp,
         reconcile_blp,
+        energy_blp,
         regulator_blp,
     ]
 

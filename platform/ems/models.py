@@ -13,8 +13,10 @@ MODEL_MODULES = (
     "ems.audit.services",  # registers the flush listeners that write the audit log
     "ems_tenants.models",
     "ems.sites.models",
+    "ems.org.models",
     "ems.telemetry.models",
     "ems.telemetry.rollup_models",
+    "ems.energy.models",
 )
 
 

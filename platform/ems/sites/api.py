@@ -7,6 +7,7 @@ from typing import Any
 from flask.views import MethodView
 from sqlalchemy import select
 
+from ems.org import services as org_services
 from ems.sites import services
 from ems.sites.models import Site
 from ems.sites.schemas import SiteInputSchema, SiteSchema
@@ -59,4 +60,7 @@ class SiteById(MethodView):
         """Remove a site (send its ETag in If-Match)."""
         site = services.access_site(db(), site_id)
         blp.check_etag(site, SiteSchema)
+        # Its units (and, through them, meters and equipment) must go first: a 409
+        # naming why, not the foreign key's error at commit.
+        org_services.ensure_site_has_no_units(db(), site)
         db().delete(site)
