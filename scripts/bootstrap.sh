@@ -57,7 +57,8 @@ ensure_redis() {
 }
 
 ensure_mosquitto() {
-  # The edge tests start private brokers from the binary; the demo uses the one on 1883.
+  # Tests and scripts/run.sh start private brokers from the binary (their own config and
+  # port); the one on 1883 is the machine's, which some edge tests also use.
   command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || apt_install mosquitto
   listening 1883 && return 0
   log "starting Mosquitto"

@@ -58,3 +58,24 @@ def test_concurrent_registrations_both_reach_the_broker_files(
     assert not errors, errors
     names = _usernames(settings.broker_dir)
     assert {f"{alpha.slug}-{first_name}", f"{alpha.slug}-{second_name}"} <= names
+
+
+def test_a_stale_pid_file_naming_another_process_is_not_signalled(
+    database: Any, settings: Any, tmp_path: Path
+) -> None:
+    """SIGHUP's default action terminates: a pid file left behind by a stopped broker,
+    its number since reused, must not kill the process that has it now."""
+    import dataclasses
+    import subprocess
+
+    bystander = subprocess.Popen(["sleep", "30"])
+    try:
+        pid_file = tmp_path / "mosquitto.pid"
+        pid_file.write_text(f"{bystander.pid}\n")
+        stale = dataclasses.replace(settings, broker_pid_file=str(pid_file))
+        with database.transaction() as session:
+            gateways.sync_broker(session, stale)
+        assert bystander.poll() is None, "the bystander was signalled"
+    finally:
+        bystander.kill()
+        bystander.wait()

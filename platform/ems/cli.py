@@ -7,6 +7,9 @@ ems keys rotate
 ems openapi write | check
 ems api | worker | scheduler
 ems demo seed
+ems gateways register | broker-files | import-points
+ems broker config
+ems ingest run
 """
 
 from __future__ import annotations
@@ -438,6 +441,183 @@ def gateways_broker_files() -> None:
 
     with _transaction() as (session, _database, settings):
         click.echo(str(gw.sync_broker(session, settings)))
+
+
+@gateways.command("import-points")
+@click.argument("tenant_slug")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="The agent's configuration file (validated as the agent does).",
+)
+def gateways_import_points(tenant_slug: str, config_path: Path) -> None:
+    """Add the points an agent configuration sends to the tenant's points (idempotent).
+
+    One point per configured point: the gateway's id, code = the agent's point id, its
+    meter, energy type, kind, unit and interval. Existing points get those fields updated
+    and keep the rest (name, limits); the plan's point limit holds for what is added.
+    """
+    from ems.context import TenantRef, current_tenant
+    from ems.errors import NotFound
+    from ems_edge.config import load_config
+    from ems_edge.errors import ConfigError
+    from ems_tenants import gateways as gw
+    from ems_tenants.models import GatewayStatus
+
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    with _transaction() as (session, database, _settings):
+        tenant = _registered_tenant(session, tenant_slug)
+        gateway_id = config.gateway.id
+        try:
+            gateway = gw.access(session, tenant.id, gateway_id)
+        except NotFound:
+            raise click.ClickException(
+                f"{config_path}: gateway {gateway_id!r} is not registered to tenant "
+                f"{tenant_slug!r} (ems gateways register {tenant_slug} NAME)"
+            ) from None
+        if gateway.status != GatewayStatus.ACTIVE:
+            raise click.ClickException(f"gateway {gateway_id!r} is {gateway.status}, not active")
+        # The audit log files the new points under the tenant, as the API's would be.
+        token = current_tenant.set(TenantRef(tenant.id, tenant.slug, tenant.schema_name))
+        try:
+            with database.transaction(tenant.schema_name) as points_session:
+                counts = _import_points(
+                    points_session, tenant.plan.max_points, gateway_id, config.points()
+                )
+        finally:
+            current_tenant.reset(token)
+    click.echo(
+        f"{tenant_slug} {gateway_id}: {counts['added']} points added, "
+        f"{counts['updated']} updated, {counts['unchanged']} unchanged"
+    )
+
+
+def _registered_tenant(session: Session, slug: str) -> Any:
+    from sqlalchemy import select
+
+    from ems_tenants.models import Tenant
+
+    tenant = session.scalar(select(Tenant).where(Tenant.slug == slug))
+    if tenant is None:
+        raise click.ClickException(f"no tenant {slug!r}")
+    if tenant.schema_name is None:
+        raise click.ClickException(f"tenant {slug!r} is {tenant.status}: it has no schema")
+    return tenant
+
+
+def _point_fields(gateway_id: str, spec: Any) -> dict[str, Any]:
+    """A configured point's fields for the catalogue, checked by the API's own schema."""
+    import marshmallow as ma
+
+    from ems.errors import InvalidInput
+    from ems.telemetry.api import PointInputSchema
+
+    fields = {
+        "meter_code": spec.meter_id,
+        "energy_type": spec.energy_type,
+        "kind": str(spec.kind),
+        "unit": spec.unit,
+        "interval_s": max(1, round(spec.interval)),
+    }
+    try:
+        PointInputSchema().load(
+            {"gateway_id": gateway_id, "code": spec.id, "name": spec.id, **fields}
+        )
+    except ma.ValidationError as exc:
+        raise InvalidInput(
+            f"point {spec.id!r} cannot be imported", fields=exc.messages_dict
+        ) from exc
+    return fields
+
+
+def _import_points(
+    session: Session, max_points: int, gateway_id: str, specs: list[Any]
+) -> dict[str, int]:
+    """Upsert ``specs`` as points of ``gateway_id`` in a tenant session (does not commit)."""
+    from sqlalchemy import func, select
+
+    from ems.errors import QuotaExceeded
+    from ems.telemetry.models import Point
+
+    existing = {
+        p.code: p for p in session.scalars(select(Point).where(Point.gateway_id == gateway_id))
+    }
+    adding = sum(1 for spec in specs if spec.id not in existing)
+    total = session.scalar(select(func.count()).select_from(Point)) or 0
+    if total + adding > max_points:
+        raise QuotaExceeded(
+            f"the plan allows {max_points} points; the tenant has {total} and the "
+            f"configuration would add {adding}"
+        )
+    counts = {"added": 0, "updated": 0, "unchanged": 0}
+    for spec in specs:
+        fields = _point_fields(gateway_id, spec)
+        point = existing.get(spec.id)
+        if point is None:
+            session.add(Point(gateway_id=gateway_id, code=spec.id, name=spec.id, **fields))
+            counts["added"] += 1
+        elif any(getattr(point, key) != value for key, value in fields.items()):
+            for key, value in fields.items():
+                setattr(point, key, value)
+            counts["updated"] += 1
+        else:
+            counts["unchanged"] += 1
+    session.flush()
+    return counts
+
+
+@main.group()
+def broker() -> None:
+    """The data centre's Mosquitto broker (files for a broker run from this machine)."""
+
+
+@broker.command("config")
+@click.option("--port", type=click.IntRange(1, 65535), required=True, help="Plain listener.")
+@click.option("--bind", default="127.0.0.1", show_default=True)
+@click.option("--log-file", type=click.Path(path_type=Path), default=None)
+def broker_config(port: int, bind: str, log_file: Path | None) -> None:
+    """Write mosquitto.conf beside the passwd and acl files in EMS_BROKER_DIR.
+
+    The broker persists its sessions in that directory too; with EMS_BROKER_PID_FILE set
+    it writes its pid there, which is what `ems gateways broker-files` signals.
+    """
+    from ems_tenants import broker as mosquitto
+
+    settings = load_settings()
+    directory = settings.broker_dir.resolve()
+    try:
+        conf = mosquitto.BrokerSettings(
+            port=port,
+            bind=bind,
+            data_dir=directory,
+            password_file=directory / "passwd",
+            acl_file=directory / "acl",
+            # Started as root, Mosquitto would switch to the "mosquitto" user, which cannot
+            # read files this process made readable to itself only.
+            user="root" if os.geteuid() == 0 else None,
+            log_file=log_file.resolve() if log_file else None,
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    text = mosquitto.render_broker_config(conf)
+    if settings.broker_pid_file:
+        pid_file = Path(settings.broker_pid_file).resolve()
+        if any(ord(c) < 32 for c in str(pid_file)):  # a newline would add a directive
+            raise click.ClickException("EMS_BROKER_PID_FILE: control characters in the path")
+        text += f"# Its pid, for `ems gateways broker-files` to SIGHUP.\npid_file {pid_file}\n"
+    directory.mkdir(parents=True, exist_ok=True)
+    if log_file:
+        log_file.resolve().parent.mkdir(parents=True, exist_ok=True)
+    path = directory / "mosquitto.conf"
+    temp = directory / ".mosquitto.conf.tmp"
+    temp.write_text(text, encoding="utf-8")
+    temp.replace(path)  # a broker reading its config sees the old file or the new one
+    click.echo(str(path))
 
 
 @main.group()

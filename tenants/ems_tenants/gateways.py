@@ -236,6 +236,18 @@ def ingest_password(settings: Settings) -> str:
     return urlsplit(settings.mqtt_url).password or ""
 
 
+def _is_mosquitto(pid: int) -> bool:
+    """Whether ``pid`` is a running broker: a stale pid file may name another process
+    now, and SIGHUP's default action would terminate it."""
+    try:
+        name = Path(f"/proc/{pid}/comm").read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc (not Linux): trust the pid file
+        return True
+    return name == "mosquitto"
+
+
 # An arbitrary constant naming "the broker's files" among advisory locks.
 BROKER_FILES_LOCK = 0x454D53_4246  # "EMS" "BF"
 
@@ -256,7 +268,7 @@ def sync_broker(session: Session, settings: Settings) -> Path:
     broker.write_broker_files(directory, broker_accounts(session, ingest))
     if settings.broker_pid_file and os.path.exists(settings.broker_pid_file):
         pid = int(Path(settings.broker_pid_file).read_text().strip() or 0)
-        if pid > 0:
+        if pid > 0 and _is_mosquitto(pid):
             # A broker that is not running reads the files when it starts.
             with contextlib.suppress(ProcessLookupError):
                 broker.reload_broker(pid)
