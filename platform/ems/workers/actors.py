@@ -146,17 +146,23 @@ def reconcile_tenant(tenant_id: int) -> None:
         )
 
 
+def _active_tenant_ids() -> list[int]:
+    """Ids of the tenants with a schema that are active (the fan-outs' targets)."""
+    with database().session() as session:
+        return list(
+            session.scalars(
+                select(Tenant.id).where(
+                    Tenant.status == TenantStatus.ACTIVE, Tenant.schema_name.is_not(None)
+                )
+            )
+        )
+
+
 @periodic(every_seconds=3600)
 @dramatiq.actor(queue_name="ems-maintenance", max_retries=0)
 def reconcile_all_tenants() -> None:
     """Send ``reconcile_tenant`` for every active tenant, hourly."""
-    with database().session() as session:
-        tenants = session.scalars(
-            select(Tenant.id).where(
-                Tenant.status == TenantStatus.ACTIVE, Tenant.schema_name.is_not(None)
-            )
-        ).all()
-    for tenant_id in tenants:
+    for tenant_id in _active_tenant_ids():
         reconcile_tenant.send(tenant_id)
 
 
@@ -193,11 +199,5 @@ def maintain_partitions(tenant_id: int) -> None:
 @dramatiq.actor(queue_name="ems-maintenance", max_retries=0)
 def maintain_all_partitions() -> None:
     """Send ``maintain_partitions`` for every active tenant, daily."""
-    with database().session() as session:
-        tenants = session.scalars(
-            select(Tenant.id).where(
-                Tenant.status == TenantStatus.ACTIVE, Tenant.schema_name.is_not(None)
-            )
-        ).all()
-    for tenant_id in tenants:
+    for tenant_id in _active_tenant_ids():
         maintain_partitions.send(tenant_id)
