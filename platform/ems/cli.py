@@ -539,21 +539,16 @@ def _import_points(
     session: Session, max_points: int, gateway_id: str, specs: list[Any]
 ) -> dict[str, int]:
     """Upsert ``specs`` as points of ``gateway_id`` in a tenant session (does not commit)."""
-    from sqlalchemy import func, select
+    from sqlalchemy import select
 
-    from ems.errors import QuotaExceeded
+    from ems.telemetry import points
     from ems.telemetry.models import Point
 
     existing = {
         p.code: p for p in session.scalars(select(Point).where(Point.gateway_id == gateway_id))
     }
     adding = sum(1 for spec in specs if spec.id not in existing)
-    total = session.scalar(select(func.count()).select_from(Point)) or 0
-    if total + adding > max_points:
-        raise QuotaExceeded(
-            f"the plan allows {max_points} points; the tenant has {total} and the "
-            f"configuration would add {adding}"
-        )
+    points.check_room(session, max_points, adding, "the configuration")
     counts = {"added": 0, "updated": 0, "unchanged": 0}
     for spec in specs:
         fields = _point_fields(gateway_id, spec)
@@ -562,8 +557,7 @@ def _import_points(
             session.add(Point(gateway_id=gateway_id, code=spec.id, name=spec.id, **fields))
             counts["added"] += 1
         elif any(getattr(point, key) != value for key, value in fields.items()):
-            for key, value in fields.items():
-                setattr(point, key, value)
+            points.update(session, point, fields)
             counts["updated"] += 1
         else:
             counts["unchanged"] += 1

@@ -12,10 +12,10 @@ from typing import Any
 import marshmallow as ma
 from flask.views import MethodView
 from marshmallow import validate
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from ems.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
-from ems.telemetry import rollups
+from ems.errors import Conflict, InvalidInput, NotFound
+from ems.telemetry import points
 from ems.telemetry.models import LatestValue, Point, PointKind, QuarantineEntry
 from ems.web.pagination import paginate
 from ems.web.pipeline import db
@@ -146,9 +146,7 @@ class Points(MethodView):
         """Add a point, within the plan's point limit."""
         _check(data)
         _unique(data)
-        limit = bound_tenant_row().plan.max_points
-        if (db().scalar(select(func.count()).select_from(Point)) or 0) >= limit:
-            raise QuotaExceeded(f"the plan allows {limit} points")
+        points.check_room(db(), bound_tenant_row().plan.max_points)
         point = Point(**data)
         db().add(point)
         db().flush()
@@ -174,13 +172,7 @@ class PointById(MethodView):
             data.setdefault(name, None)
         _check(data)
         _unique(data, point.id)
-        before = {name: getattr(point, name) for name in rollups.ROLLUP_FIELDS}
-        for key, value in data.items():
-            setattr(point, key, value)
-        db().flush()
-        # A counter becoming a gauge, a new rollover, another category...: the past
-        # figures were computed under the old settings and are recomputed.
-        rollups.point_changed(db(), point, before)
+        points.update(db(), point, data)
         return point
 
 
