@@ -26,6 +26,8 @@ BETA_ONLY_IDS = {
     "command_id": lambda ctx: ctx["beta_command"],
     "unit_id": lambda ctx: ctx["beta_unit_only"],
     "override_id": lambda ctx: ctx["beta_override_only"],
+    "node_id": lambda ctx: ctx["beta_node_only"],
+    "flow_id": lambda ctx: ctx["beta_flow_only"],
 }
 
 BETA_COMMAND = "00000000-0000-4000-8000-0000000000be"
@@ -55,6 +57,11 @@ BODIES: dict[tuple[str, str], Any] = {
     ("energy.Overrides", "POST"): ENERGY_OVERRIDE,
     ("energy.OverrideById", "PUT"): ENERGY_OVERRIDE,
     ("energy.Settings", "PUT"): {"electricity_basis": "equal_value"},
+    ("networks.Nodes", "POST"): {"code": "X1", "name": "x", "kind": "distribution"},
+    ("networks.NodeById", "PUT"): {"code": "X2", "name": "x", "kind": "distribution"},
+    ("networks.Flows", "POST"): {"energy_type": "electricity", "from_node_id": 1, "to_node_id": 2},
+    ("networks.FlowById", "PUT"): {"energy_type": "water", "from_node_id": 1, "to_node_id": 2},
+    ("networks.default_build", "POST"): {"energy_types": ["electricity"]},
     ("telemetry.Points", "POST"): {
         "gateway_id": "alpha-works-x",
         "code": "X1",
@@ -275,6 +282,43 @@ def _org_objects(app: Any, world: Any) -> dict[str, Any]:
     return {"beta_unit_only": only}
 
 
+def _network_objects(app: Any, world: Any) -> dict[str, Any]:
+    """Network nodes and a flow in beta up to ids alpha does not have."""
+    from sqlalchemy import func, select
+
+    from ems.networks.models import NetworkFlow, NetworkNode
+
+    db = app.extensions["ems"].db
+    with db.session(world.tenants["alpha"].schema_name) as s:
+        alpha_nodes = s.scalar(select(func.max(NetworkNode.id))) or 0
+        alpha_flows = s.scalar(select(func.max(NetworkFlow.id))) or 0
+    tag = uuid.uuid4().hex[:6]
+    node = flow = 0
+    with db.transaction(world.tenants["beta"].schema_name) as s:
+        while node <= alpha_nodes or flow <= alpha_flows:
+            pair = [
+                NetworkNode(
+                    code=f"B{tag}-{node}-{end}",
+                    name=f"BETA 节点 {end}",
+                    kind="distribution",
+                    stage="distribution",
+                )
+                for end in ("a", "b")
+            ]
+            s.add_all(pair)
+            s.flush()
+            made = NetworkFlow(
+                energy_type="electricity",
+                from_node_id=pair[0].id,
+                to_node_id=pair[1].id,
+                metering_required=True,
+            )
+            s.add(made)
+            s.flush()
+            node, flow = pair[1].id, made.id
+    return {"beta_node_only": node, "beta_flow_only": flow}
+
+
 @pytest.fixture(scope="module")
 def beta_objects(app: Any, world: Any) -> dict[str, Any]:
     """Objects that exist in beta under ids alpha does not have."""
@@ -306,6 +350,7 @@ def beta_objects(app: Any, world: Any) -> dict[str, Any]:
         **_telemetry_objects(app, world),
         **_org_objects(app, world),
         **_energy_objects(app, world),
+        **_network_objects(app, world),
     }
 
 

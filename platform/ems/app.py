@@ -37,6 +37,7 @@ class EmsApi(Api):  # type: ignore[misc]
 def _blueprints() -> list[Any]:
     from ems.auth.api import blp as auth_blp
     from ems.energy.api import blp as energy_blp
+    from ems.networks.api import blp as networks_blp
     from ems.org.api import blp as org_blp
     from ems.regulator.api import blp as regulator_blp
     from ems.sites.api import blp as sites_blp
@@ -59,6 +60,7 @@ def _blueprints() -> list[Any]:
         telemetry_blp,
         reconcile_blp,
         energy_blp,
+        networks_blp,
         regulator_blp,
     ]
 

@@ -17,6 +17,7 @@ MODEL_MODULES = (
     "ems.telemetry.models",
     "ems.telemetry.rollup_models",
     "ems.energy.models",
+    "ems.networks.models",
 )
 
 

@@ -1,0 +1,280 @@
+"""Network API: ``/api/v1/tenants/<slug>/network/...`` and ``.../metering-requirements``.
+
+Nodes and flows are edited like the other ledgers (ETag / If-Match); the figures,
+balances, equipping rates and diagrams are computed on each read.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Response
+from flask.views import MethodView
+from sqlalchemy import select
+
+from ems.energy.coefficients import energy_type_row
+from ems.networks import figures, services, svg
+from ems.networks.models import MeteringRequirement, NetworkFlow, NetworkNode
+from ems.networks.schemas import (
+    DefaultBuildResultSchema,
+    DefaultBuildSchema,
+    DiagramQuerySchema,
+    FlowInputSchema,
+    FlowQuerySchema,
+    FlowSchema,
+    NodeInputSchema,
+    NodeSchema,
+    PeriodQuerySchema,
+    RatesQuerySchema,
+    RequirementSchema,
+    plain,
+)
+from ems.telemetry.models import LatestValue, Point
+from ems.web.pagination import paginate
+from ems.web.pipeline import db
+from ems.web.tenancy import bound_tenant_row, tenant_blueprint
+
+blp = tenant_blueprint(
+    "networks",
+    __name__,
+    description="Metering network (GB/T 33656) and energy balance network (GB/T 28749)",
+)
+
+
+def _zone() -> ZoneInfo:
+    return ZoneInfo(bound_tenant_row().timezone)
+
+
+def _today() -> date:
+    return datetime.now(_zone()).date()
+
+
+def _period(query: dict[str, Any]) -> tuple[date, date]:
+    today = _today()
+    start = query.get("from_") or today.replace(day=1)
+    end = query.get("to") or today + timedelta(days=1)
+    figures.check_period(start, end)
+    return start, end
+
+
+@blp.route("/network/nodes")
+class Nodes(MethodView):
+    """Boxes of the diagrams."""
+
+    @blp.response(200, NodeSchema(many=True))
+    @blp.paginate()
+    def get(self, pagination_parameters: Any) -> list[NetworkNode]:
+        """List nodes."""
+        stmt = select(NetworkNode).order_by(NetworkNode.sort_order, NetworkNode.code)
+        return paginate(db(), stmt, pagination_parameters)
+
+    @blp.arguments(NodeInputSchema)
+    @blp.response(201, NodeSchema)
+    def post(self, data: dict[str, Any]) -> NetworkNode:
+        """Add a node."""
+        return services.create_node(db(), data)
+
+
+@blp.route("/network/nodes/<int:node_id>")
+class NodeById(MethodView):
+    """One node."""
+
+    @blp.etag
+    @blp.response(200, NodeSchema)
+    def get(self, node_id: int) -> NetworkNode:
+        """Show a node (with its ETag)."""
+        return services.access_node(db(), node_id)
+
+    @blp.etag
+    @blp.arguments(NodeInputSchema)
+    @blp.response(200, NodeSchema)
+    def put(self, data: dict[str, Any], node_id: int) -> NetworkNode:
+        """Replace a node (send its ETag in If-Match)."""
+        node = services.access_node(db(), node_id)
+        blp.check_etag(node, NodeSchema)
+        return services.update_node(db(), node, data)
+
+    @blp.etag
+    @blp.response(204)
+    def delete(self, node_id: int) -> None:
+        """Remove a node without flows (send its ETag in If-Match)."""
+        node = services.access_node(db(), node_id)
+        blp.check_etag(node, NodeSchema)
+        services.delete_node(db(), node)
+
+
+@blp.route("/network/flows")
+class Flows(MethodView):
+    """Lines of the diagrams: one energy type from one node to another."""
+
+    @blp.arguments(FlowQuerySchema, location="query")
+    @blp.response(200, FlowSchema(many=True))
+    @blp.paginate()
+    def get(self, query: dict[str, Any], pagination_parameters: Any) -> list[NetworkFlow]:
+        """List flows (filter by energy type, level)."""
+        stmt = select(NetworkFlow).order_by(NetworkFlow.energy_type, NetworkFlow.id)
+        for name in ("energy_type", "level"):
+            if name in query:
+                stmt = stmt.where(getattr(NetworkFlow, name) == query[name])
+        return paginate(db(), stmt, pagination_parameters)
+
+    @blp.arguments(FlowInputSchema)
+    @blp.response(201, FlowSchema)
+    def post(self, data: dict[str, Any]) -> NetworkFlow:
+        """Add a flow."""
+        return services.create_flow(db(), data)
+
+
+@blp.route("/network/flows/<int:flow_id>")
+class FlowById(MethodView):
+    """One flow."""
+
+    @blp.etag
+    @blp.response(200, FlowSchema)
+    def get(self, flow_id: int) -> NetworkFlow:
+        """Show a flow (with its ETag)."""
+        return services.access_flow(db(), flow_id)
+
+    @blp.etag
+    @blp.arguments(FlowInputSchema)
+    @blp.response(200, FlowSchema)
+    def put(self, data: dict[str, Any], flow_id: int) -> NetworkFlow:
+        """Replace a flow (send its ETag in If-Match)."""
+        flow = services.access_flow(db(), flow_id)
+        blp.check_etag(flow, FlowSchema)
+        return services.update_flow(db(), flow, data)
+
+    @blp.etag
+    @blp.response(204)
+    def delete(self, flow_id: int) -> None:
+        """Remove a flow (send its ETag in If-Match)."""
+        flow = services.access_flow(db(), flow_id)
+        blp.check_etag(flow, FlowSchema)
+        services.delete_flow(db(), flow)
+
+
+@blp.route("/network/default-build", methods=["POST"])
+@blp.arguments(DefaultBuildSchema)
+@blp.response(201, DefaultBuildResultSchema)
+def default_build(data: dict[str, Any]) -> dict[str, Any]:
+    """Add the nodes and flows the unit hierarchy implies (only what is missing)."""
+    nodes, flows = services.default_build(db(), data["energy_types"])
+    return {"nodes": nodes, "flows": flows}
+
+
+@blp.route("/network/figures")
+@blp.arguments(PeriodQuerySchema, location="query")
+@blp.response(200)
+def network_figures(query: dict[str, Any]) -> dict[str, Any]:
+    """Levels, items (DB53/T 1026 4.2) and GB/T 2589 comprehensive consumption."""
+    start, end = _period(query)
+    result = figures.enterprise_figures(
+        db(),
+        start,
+        end,
+        _zone(),
+        bound_tenant_row().region_code,
+        query.get("energy_type"),
+    )
+    out: dict[str, Any] = plain(result)
+    return out
+
+
+@blp.route("/network/balance")
+@blp.arguments(PeriodQuerySchema, location="query")
+@blp.response(200)
+def network_balance(query: dict[str, Any]) -> dict[str, Any]:
+    """Per node: in = out + loss, the loss and its rate, per energy type and in tce."""
+    start, end = _period(query)
+    nodes = figures.balances(db(), start, end, _zone(), bound_tenant_row().region_code)
+    return {"from": start.isoformat(), "to": end.isoformat(), "nodes": plain(nodes)}
+
+
+@blp.route("/network/equipping-rates")
+@blp.arguments(RatesQuerySchema, location="query")
+@blp.response(200)
+def equipping_rates(query: dict[str, Any]) -> dict[str, Any]:
+    """Meters equipped / required per energy type and level, checked against GB 17167."""
+    on = query.get("on") or _today()
+    rows = figures.equipping_rates(db(), on, query.get("energy_type"))
+    return {"on": on.isoformat(), "rates": plain(rows)}
+
+
+def _latest(point_ids: list[int]) -> dict[int, dict[str, Any]]:
+    rows = db().execute(
+        select(
+            LatestValue.point, LatestValue.ts, LatestValue.value, LatestValue.quality, Point.unit
+        )
+        .join(Point, Point.id == LatestValue.point)
+        .where(LatestValue.point.in_(point_ids))
+    )
+    return {
+        point: {"ts": ts.isoformat(), "value": value, "quality": quality, "unit": unit}
+        for point, ts, value, quality, unit in rows
+    }
+
+
+def _graph(energy_type: str | None) -> tuple[list[NetworkNode], list[NetworkFlow]]:
+    stmt = select(NetworkFlow).order_by(NetworkFlow.id)
+    if energy_type is not None:
+        energy_type_row(db(), energy_type)
+        stmt = stmt.where(NetworkFlow.energy_type == energy_type)
+    flows = list(db().scalars(stmt))
+    ids = {f.from_node_id for f in flows} | {f.to_node_id for f in flows}
+    if energy_type is None:
+        nodes = list(db().scalars(select(NetworkNode)))
+    else:
+        nodes = list(db().scalars(select(NetworkNode).where(NetworkNode.id.in_(ids))))
+    return nodes, flows
+
+
+@blp.route("/network/live")
+@blp.arguments(DiagramQuerySchema, location="query")
+@blp.response(200)
+def live(query: dict[str, Any]) -> dict[str, Any]:
+    """Each flow with the latest value of its metering point (counter reading)."""
+    _, flows = _graph(query.get("energy_type"))
+    latest = _latest([f.point_id for f in flows if f.point_id is not None])
+    return {
+        "flows": [
+            {
+                "flow_id": f.id,
+                "energy_type": f.energy_type,
+                "level": f.level,
+                "point_id": f.point_id,
+                "latest": latest.get(f.point_id) if f.point_id is not None else None,
+            }
+            for f in flows
+        ]
+    }
+
+
+@blp.route("/network/diagram.svg")
+@blp.arguments(DiagramQuerySchema, location="query")
+@blp.response(200, content_type="image/svg+xml")
+def diagram(query: dict[str, Any]) -> Response:
+    """The diagram as SVG: one energy type's metering network, or the balance network."""
+    energy_type = query.get("energy_type")
+    nodes, flows = _graph(energy_type)
+    if energy_type is None:
+        title = "企业能量平衡网络图 Energy balance network (GB/T 28749)"
+    else:
+        row = energy_type_row(db(), energy_type)
+        title = f"{row.name_zh}能源计量网络图 {row.name_en} metering network (GB/T 33656)"
+    values = None
+    if query["live"]:
+        values = _latest([f.point_id for f in flows if f.point_id is not None])
+    body = svg.render(nodes, flows, title=title, live=values)
+    return Response(body, mimetype="image/svg+xml")
+
+
+@blp.route("/metering-requirements")
+@blp.response(200, RequirementSchema(many=True))
+def metering_requirements() -> list[MeteringRequirement]:
+    """GB 17167 thresholds and required equipping rates, with edition and source."""
+    stmt = select(MeteringRequirement).order_by(
+        MeteringRequirement.energy_type, MeteringRequirement.level, MeteringRequirement.valid_from
+    )
+    return list(db().scalars(stmt))
