@@ -521,3 +521,61 @@ def test_bad_input_names_the_field(
     fields = payload.get("fields", {})
     flat = set(fields) | {k.split(".")[0] for k in fields}
     assert any(field in key for key in flat), (path, payload)
+
+
+def quarter(s: Any, p: Point, start: datetime, consumption: float) -> None:
+    s.add(
+        PointRollup(point=p.id, grain="15m", start=start, consumption=consumption, count=1, flags=0)
+    )
+    s.flush()
+
+
+def test_realtime_views_sum_the_latest_quarter_hours(session: Any, plant: Any, world: Any) -> None:
+    from ems.networks import realtime
+
+    s, n, p = session, plant["nodes"], plant["points"]
+    process = Unit(
+        site_id=world.sites["alpha"][0],
+        code="NET-PROC",
+        name="转炉工序",
+        kind="process",
+        role="main_production",
+    )
+    s.add(process)
+    s.flush()
+    proc = node(s, "PROC", "unit", unit_id=process.id)
+    oven = node(s, "OVEN", "equipment", unit_id=process.id)
+    p_proc = point(s, "E_PROC", "electricity", "kWh")
+    p_oven = point(s, "E_OVEN", "electricity", "MWh")
+    flow(s, "electricity", n["WS"], proc, 2, p_proc)
+    flow(s, "electricity", n["DIST"], oven, 3, p_oven)
+    now = datetime(2026, 3, 10, 8, 7, tzinfo=UTC)
+    q = datetime(2026, 3, 10, 7, 45, tzinfo=UTC)  # the last quarter hour that has ended
+    quarter(s, p["E_IN"], q - timedelta(minutes=15), 999.0)  # older: not the latest
+    quarter(s, p["E_IN"], q, 250.0)
+    quarter(s, p["E_LEASE"], q, 25.0)
+    quarter(s, p["G_IN"], q, 12.5)
+    quarter(s, p["E_WS"], q, 100.0)
+    quarter(s, p_proc, q, 40.0)
+    quarter(s, p_oven, q, 0.02)  # MWh: 20 kWh
+    quarter(s, p["E_DORM"], q - timedelta(hours=2), 10.0)  # two hours old: stale
+    result = realtime.views(s, now)
+
+    def rates(view: dict[str, Any]) -> dict[str, Any]:
+        return {r["energy_type"]: (r["rate"], r["unit"]) for r in view["by_energy_type"]}
+
+    enterprise = result["enterprise"]
+    # (250 - 25) kWh in 15 minutes = 900 kW; 12.5 m3 in 15 minutes = 50 m3/h.
+    assert rates(enterprise) == {
+        "electricity": (900, "kWh/h"),
+        "natural_gas_field": (50, "m3/h"),
+    }
+    assert enterprise["as_of"] == "2026-03-10T08:00:00+00:00"
+    (site,) = result["sites"]
+    # Final use: WS 400 kW (E_WS) + the oven 80 kW; the dorm has no recent quarter.
+    assert rates(site)["electricity"] == (480, "kWh/h")
+    assert plant["flows"]["F3"].id in site["stale_flows"]
+    (process_view,) = result["processes"]
+    assert rates(process_view) == {"electricity": (160, "kWh/h")}
+    (equipment_view,) = result["equipment"]
+    assert rates(equipment_view) == {"electricity": (80, "kWh/h")}

@@ -6,7 +6,7 @@ balances, equipping rates and diagrams are computed on each read.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,7 +15,7 @@ from flask.views import MethodView
 from sqlalchemy import select
 
 from ems.energy.coefficients import energy_type_row
-from ems.networks import figures, services, svg
+from ems.networks import figures, realtime, services, svg
 from ems.networks.models import MeteringRequirement, NetworkFlow, NetworkNode
 from ems.networks.schemas import (
     DefaultBuildResultSchema,
@@ -249,6 +249,14 @@ def live(query: dict[str, Any]) -> dict[str, Any]:
             for f in flows
         ]
     }
+
+
+@blp.route("/realtime/views")
+@blp.response(200)
+def realtime_views() -> dict[str, Any]:
+    """Current rates: enterprise total, per site, per process, per key equipment (4.5.2)."""
+    result: dict[str, Any] = plain(realtime.views(db(), datetime.now(UTC)))
+    return result
 
 
 @blp.route("/network/diagram.svg")
