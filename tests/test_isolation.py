@@ -26,8 +26,19 @@ BETA_ONLY_IDS = {
     "command_id": lambda ctx: ctx["beta_command"],
     "unit_id": lambda ctx: ctx["beta_unit_only"],
     "override_id": lambda ctx: ctx["beta_override_only"],
+    "person_id": lambda ctx: ctx["beta_person_only"],
+    "document_id": lambda ctx: ctx["beta_document_only"],
+    "equipment_id": lambda ctx: ctx["beta_equipment_only"],
+    "period_id": lambda ctx: ctx["beta_period_only"],
+    "shift_id": lambda ctx: ctx["beta_shift_only"],
+    "quantity_id": lambda ctx: ctx["beta_quantity_only"],
+    "product_id": lambda ctx: ctx["beta_product_only"],
+    "output_id": lambda ctx: ctx["beta_output_only"],
+    "value_id": lambda ctx: ctx["beta_value_only"],
     "node_id": lambda ctx: ctx["beta_node_only"],
     "flow_id": lambda ctx: ctx["beta_flow_only"],
+    "meter_id": lambda ctx: ctx["beta_meter_only"],
+    "reminder_id": lambda ctx: ctx["beta_reminder_only"],
 }
 
 BETA_COMMAND = "00000000-0000-4000-8000-0000000000be"
@@ -41,8 +52,29 @@ ENERGY_OVERRIDE = {
     "reason": "cross-tenant",
 }
 
+ACTUALS_PERIOD = {"period_from": "2040-01-01", "period_to": "2040-02-01"}
+ACTUALS_QUANTITY = {
+    **ACTUALS_PERIOD,
+    "energy_type": "diesel",
+    "unit": "t",
+    "quantity": "1",
+    "reason": "x",
+}
+
+METER = {"name": "x", "level": 1, "management_number": "X-ISO"}
+METER_STATE = {"state": "faulty", "since": "2026-01-01"}
+
+EQUIPMENT = {"name": "x", "number": "X-ISO", "class_code": "other"}
+LINE = {"label": "x", "quantity": "1", "unit": "kWh"}
 # A valid body per (endpoint, method), so that the lookup (not validation) decides.
 BODIES: dict[tuple[str, str], Any] = {
+    ("meters.Meters", "POST"): METER,
+    ("meters.MeterById", "PUT"): METER,
+    ("meters.States", "POST"): METER_STATE,
+    ("meters.Verifications", "POST"): {"performed_on": "2026-01-01", "result": "pass"},
+    ("meters.MeterPoints", "POST"): {"point_id": 1},
+    ("meters.Replacements", "POST"): {"at": "2026-01-01T00:00:00Z", "points": []},
+    ("reminders.Settings", "PUT"): {"settings": [{"kind": "calibration_due", "lead_days": 5}]},
     ("sites.Sites", "POST"): {"code": "X1", "name": "cross-tenant"},
     ("sites.SiteById", "PUT"): {"code": "X2", "name": "cross-tenant"},
     ("org.Units", "POST"): {**UNIT, "code": "X1"},
@@ -57,6 +89,26 @@ BODIES: dict[tuple[str, str], Any] = {
     ("energy.Overrides", "POST"): ENERGY_OVERRIDE,
     ("energy.OverrideById", "PUT"): ENERGY_OVERRIDE,
     ("energy.Settings", "PUT"): {"electricity_basis": "equal_value"},
+    ("personnel.People", "POST"): {"name": "x"},
+    ("personnel.PersonById", "PUT"): {"name": "x"},
+    ("equipment.EquipmentList", "POST"): EQUIPMENT,
+    ("equipment.EquipmentById", "PUT"): EQUIPMENT,
+    ("equipment.Monitoring", "PUT"): {"bindings": []},
+    ("equipment.Inspections", "POST"): {"inspected_at": "2026-01-01T00:00:00Z", "state": "running"},
+    ("equipment.EfficiencyTerms", "PUT"): {"terms": []},
+    ("equipment.Efficiency", "POST"): {
+        "from": "2040-01-01",
+        "to": "2040-02-01",
+        "inputs": [LINE],
+        "outputs": [LINE],
+    },
+    ("equipment.compute_efficiency", "POST"): {"from": "2040-01-01", "to": "2040-01-02"},
+    ("actuals.ShiftById", "PUT"): {"name": "x", "start": "00:00", "end": "08:00"},
+    ("actuals.ManualReadings", "POST"): {"ts": "2026-11-19T00:00:00Z", "value": 1, "reason": "x"},
+    ("actuals.ManualQuantityById", "PUT"): ACTUALS_QUANTITY,
+    ("actuals.ProductById", "PUT"): {"code": "X2", "name": "x", "unit": "t"},
+    ("actuals.OutputById", "PUT"): {**ACTUALS_PERIOD, "product_id": 1, "quantity": "1"},
+    ("actuals.ValueById", "PUT"): {**ACTUALS_PERIOD, "kind": "value_added", "amount": "1"},
     ("networks.Nodes", "POST"): {"code": "X1", "name": "x", "kind": "distribution"},
     ("networks.NodeById", "PUT"): {"code": "X2", "name": "x", "kind": "distribution"},
     ("networks.Flows", "POST"): {"energy_type": "electricity", "from_node_id": 1, "to_node_id": 2},
@@ -282,6 +334,49 @@ def _org_objects(app: Any, world: Any) -> dict[str, Any]:
     return {"beta_unit_only": only}
 
 
+def _meter_objects(app: Any, world: Any) -> dict[str, Any]:
+    """Meters and reminders in beta up to ids alpha does not have."""
+    from datetime import date
+
+    from sqlalchemy import func, select
+
+    from ems.meters.models import Meter
+    from ems.reminders.models import Reminder
+
+    db = app.extensions["ems"].db
+    made: dict[str, int] = {}
+    tag = uuid.uuid4().hex[:6]
+    for key, model, new in (
+        (
+            "meter",
+            Meter,
+            lambda n: Meter(name=f"BETA 电能表 {n}", level=1, management_number=f"B{tag}-{n}"),
+        ),
+        (
+            "reminder",
+            Reminder,
+            lambda n: Reminder(
+                kind="calibration_due",
+                subject_type="meter",
+                subject_id=made["meter"],
+                title=f"BETA 到期 {tag} {n}",
+                due=date(2040, 1, 1) + timedelta(days=n),
+            ),
+        ),
+    ):
+        with db.session(world.tenants["alpha"].schema_name) as s:
+            alpha_max = s.scalar(select(func.max(model.id))) or 0
+        with db.transaction(world.tenants["beta"].schema_name) as s:
+            only = 0
+            while only <= alpha_max:
+                row = new(only)
+                s.add(row)
+                s.flush()
+                only = row.id
+        made[key] = only
+    return {"beta_meter_only": made["meter"], "beta_reminder_only": made["reminder"]}
+
+
 def _network_objects(app: Any, world: Any) -> dict[str, Any]:
     """Network nodes and a flow in beta up to ids alpha does not have."""
     from sqlalchemy import func, select
@@ -319,6 +414,164 @@ def _network_objects(app: Any, world: Any) -> dict[str, Any]:
     return {"beta_node_only": node, "beta_flow_only": flow}
 
 
+def _actuals_objects(app: Any, world: Any) -> dict[str, Any]:
+    """Shifts, manual quantities, products, outputs and values in beta, each up to an id
+    alpha does not have."""
+    from datetime import date
+    from decimal import Decimal
+
+    from sqlalchemy import func, select
+
+    from ems.actuals import models as m
+
+    db = app.extensions["ems"].db
+    period = {"period_from": date(2040, 1, 1), "period_to": date(2040, 2, 1)}
+    made: dict[str, Any] = {}
+    for key, model, new in (
+        (
+            "shift",
+            m.Shift,
+            lambda n: m.Shift(
+                name=f"BETA 班 {n}", start_minute=n % 96 * 15, end_minute=n % 96 * 15 + 15
+            ),
+        ),
+        (
+            "quantity",
+            m.ManualQuantity,
+            lambda n: m.ManualQuantity(
+                energy_type="diesel",
+                unit="t",
+                quantity=Decimal(n),
+                **period,
+                reason="BETA",
+                entered_by="bob",
+            ),
+        ),
+        (
+            "product",
+            m.Product,
+            lambda n: m.Product(code=f"BETA{n}", name=f"BETA 产品 {n}", unit="t"),
+        ),
+        (
+            "output",
+            m.ProductOutput,
+            lambda n: m.ProductOutput(
+                product_id=made["product"],
+                quantity=Decimal(n),
+                source="entered",
+                entered_by="bob",
+                period_from=date(2040 + n, 1, 1),
+                period_to=date(2040 + n, 2, 1),
+            ),
+        ),
+        (
+            "value",
+            m.OutputValue,
+            lambda n: m.OutputValue(
+                kind="value_added",
+                price_basis="current",
+                amount=Decimal(n),
+                entered_by="bob",
+                period_from=date(2040 + n, 1, 1),
+                period_to=date(2040 + n, 2, 1),
+            ),
+        ),
+    ):
+        with db.session(world.tenants["alpha"].schema_name) as s:
+            alpha_max = s.scalar(select(func.max(model.id))) or 0
+        with db.transaction(world.tenants["beta"].schema_name) as s:
+            made[key] = 0
+            while made[key] <= alpha_max:
+                row = new(made[key] + 1)
+                s.add(row)
+                s.flush()
+                made[key] = row.id
+    return {f"beta_{key}_only": value for key, value in made.items()}
+
+
+def _actuals_state(app: Any, world: Any) -> tuple[Any, ...]:
+    from sqlalchemy import select
+
+    from ems.actuals import models as m
+
+    db = app.extensions["ems"].db
+    with db.session(world.tenants["beta"].schema_name) as s:
+        return tuple(
+            tuple(s.execute(select(*model.__table__.columns).order_by(model.id)).all())
+            for model in (
+                m.Shift,
+                m.ManualQuantity,
+                m.ManualReading,
+                m.Product,
+                m.ProductOutput,
+                m.OutputValue,
+            )
+        )
+
+
+def _ledger_objects(app: Any, world: Any) -> dict[str, Any]:
+    """Personnel, their documents, equipment and efficiency records in beta, each up to an
+    id alpha does not have (rows only: no document is read from the store)."""
+    from datetime import date
+
+    from sqlalchemy import func, select
+
+    from ems.equipment.models import EfficiencyPeriod, Equipment
+    from ems.personnel.models import Person, PersonDocument
+
+    db = app.extensions["ems"].db
+    tag = uuid.uuid4().hex[:6]
+    made: dict[str, int] = {}
+    for key, model, new in (
+        ("person", Person, lambda n: Person(name=f"BETA 计量员 {n}")),
+        (
+            "document",
+            PersonDocument,
+            lambda n: PersonDocument(
+                person_id=made["person"],
+                kind="archive",
+                title=f"BETA 档案 {n}",
+                filename="b.pdf",
+                content_type="application/pdf",
+                size=1,
+                sha256="0" * 64,
+                storage_key=f"t_beta_works/personnel/{tag}-{n}",
+                uploaded_by="bob",
+            ),
+        ),
+        (
+            "equipment",
+            Equipment,
+            lambda n: Equipment(
+                name=f"BETA 锅炉 {n}", number=f"B{tag}-{n}", class_code="boiler", energy_types=[]
+            ),
+        ),
+        (
+            "period",
+            EfficiencyPeriod,
+            lambda n: EfficiencyPeriod(
+                equipment_id=made["equipment"],
+                period_from=date(2040, 1, 1) + timedelta(days=n),
+                period_to=date(2040, 1, 2) + timedelta(days=n),
+                quantities={"inputs": [], "outputs": [], "materials": []},
+                source="entered",
+                recorded_by="bob",
+            ),
+        ),
+    ):
+        with db.session(world.tenants["alpha"].schema_name) as s:
+            alpha_max = s.scalar(select(func.max(model.id))) or 0
+        with db.transaction(world.tenants["beta"].schema_name) as s:
+            only = 0
+            while only <= alpha_max:
+                row = new(only)
+                s.add(row)
+                s.flush()
+                only = row.id
+        made[key] = only
+    return {f"beta_{key}_only": value for key, value in made.items()}
+
+
 @pytest.fixture(scope="module")
 def beta_objects(app: Any, world: Any) -> dict[str, Any]:
     """Objects that exist in beta under ids alpha does not have."""
@@ -350,7 +603,10 @@ def beta_objects(app: Any, world: Any) -> dict[str, Any]:
         **_telemetry_objects(app, world),
         **_org_objects(app, world),
         **_energy_objects(app, world),
+        **_ledger_objects(app, world),
+        **_actuals_objects(app, world),
         **_network_objects(app, world),
+        **_meter_objects(app, world),
     }
 
 
@@ -408,7 +664,18 @@ def _beta_state(app: Any, world: Any) -> tuple[Any, ...]:
         )
     passwd = (app.extensions["ems"].settings.broker_dir / "passwd").read_text(encoding="utf-8")
     beta_accounts = tuple(line for line in passwd.splitlines() if line.startswith("beta-works-"))
-    return sites, memberships, clients, gateways, points, latest, quarantined, health, beta_accounts
+    return (
+        sites,
+        memberships,
+        clients,
+        gateways,
+        points,
+        latest,
+        quarantined,
+        health,
+        beta_accounts,
+        _actuals_state(app, world),
+    )
 
 
 def test_routes_are_enumerated(app: Any) -> None:

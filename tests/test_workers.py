@@ -234,6 +234,49 @@ def test_daily_partition_maintenance_creates_the_coming_months(
         assert wanted <= partitions.existing(conn, plant.schema)
 
 
+def test_daily_reminders_reach_the_tenant_through_rabbitmq(
+    broker: Any, run_worker: Any, database: Any, world: Any
+) -> None:
+    """A meter of alpha falling due gets one reminder, notified, from the daily fan-out;
+    another run (a second day's, or a retry) adds nothing."""
+    import uuid
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from ems.meters.models import Meter
+    from ems.reminders.models import Reminder
+    from ems.workers.actors import send_reminders_all_tenants
+    from ems.workers.scheduler import JOBS
+
+    alpha = world.tenants["alpha"]
+    due = datetime.now(ZoneInfo(alpha.timezone)).date() + timedelta(days=3)
+    with database.transaction(alpha.schema_name) as s:
+        meter = Meter(
+            name="电能表 worker",
+            level=1,
+            management_number=f"WRK-{uuid.uuid4().hex[:6]}",
+            next_due_on=due,
+            next_due_overridden=True,
+        )
+        s.add(meter)
+        s.flush()
+        meter_id = meter.id
+    jobs = {job.actor.actor_name: job.every_seconds for job in JOBS}
+    assert jobs["send_reminders_all_tenants"] == 86400
+    for _ in range(2):
+        send_reminders_all_tenants.send()
+        run_worker()
+        run_worker()  # the fan-out sends one message per tenant
+    with database.session(alpha.schema_name) as s:
+        rows = s.scalars(
+            select(Reminder).where(
+                Reminder.subject_type == "meter", Reminder.subject_id == meter_id
+            )
+        ).all()
+    assert [(r.kind, r.due) for r in rows] == [("calibration_due", due)]
+    assert rows[0].notified_at is not None
+
+
 class CountingActor:
     """Stands in for an actor: the scheduler only calls ``send``."""
 

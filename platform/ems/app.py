@@ -35,11 +35,16 @@ class EmsApi(Api):  # type: ignore[misc]
 
 
 def _blueprints() -> list[Any]:
+    from ems.actuals.api import blp as actuals_blp
     from ems.auth.api import blp as auth_blp
     from ems.energy.api import blp as energy_blp
+    from ems.equipment.api import blp as equipment_blp
+    from ems.meters.api import blp as meters_blp
     from ems.networks.api import blp as networks_blp
     from ems.org.api import blp as org_blp
+    from ems.personnel.api import blp as personnel_blp
     from ems.regulator.api import blp as regulator_blp
+    from ems.reminders.api import blp as reminders_blp
     from ems.sites.api import blp as sites_blp
     from ems.telemetry.api import blp as telemetry_blp
     from ems.telemetry.reconcile_api import blp as reconcile_blp
@@ -60,6 +65,11 @@ def _blueprints() -> list[Any]:
         telemetry_blp,
         reconcile_blp,
         energy_blp,
+        actuals_blp,
+        meters_blp,
+        reminders_blp,
+        personnel_blp,
+        equipment_blp,
         networks_blp,
         regulator_blp,
     ]

@@ -44,6 +44,15 @@ class Settings:
     # after a change (empty: the files are written, the broker is not signalled).
     broker_dir: Path = field(default_factory=lambda: Path("var/broker"))
     broker_pid_file: str = ""
+    # Uploaded documents (personnel files, certificates): "local" keeps them under
+    # data_dir/documents (the one-machine run), "s3" in a bucket through boto3. An empty
+    # endpoint means AWS's own; empty keys mean boto3's usual chain (environment, role).
+    documents_backend: str = "local"
+    s3_endpoint: str = ""
+    s3_bucket: str = "ems-documents"
+    s3_region: str = "us-east-1"
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
 
 
 def load_settings() -> Settings:
@@ -71,4 +80,10 @@ def load_settings() -> Settings:
         dc_name=_env("EMS_DC_NAME", defaults.dc_name),
         broker_dir=Path(_env("EMS_BROKER_DIR", str(Path(_env("EMS_DATA_DIR", "var")) / "broker"))),
         broker_pid_file=_env("EMS_BROKER_PID_FILE", ""),
+        documents_backend=_env("EMS_DOCUMENTS_BACKEND", defaults.documents_backend),
+        s3_endpoint=_env("EMS_S3_ENDPOINT", ""),
+        s3_bucket=_env("EMS_S3_BUCKET", defaults.s3_bucket),
+        s3_region=_env("EMS_S3_REGION", defaults.s3_region),
+        s3_access_key=_env("EMS_S3_ACCESS_KEY", ""),
+        s3_secret_key=_env("EMS_S3_SECRET_KEY", ""),
     )

@@ -17,6 +17,11 @@ MODEL_MODULES = (
     "ems.telemetry.models",
     "ems.telemetry.rollup_models",
     "ems.energy.models",
+    "ems.actuals.models",
+    "ems.meters.models",
+    "ems.reminders.models",
+    "ems.personnel.models",
+    "ems.equipment.models",
     "ems.networks.models",
 )
 

@@ -68,9 +68,12 @@ class Column:
     parse: Parser
     format: Formatter = field(default=lambda value: value)
     required: bool = False
+    # Other headings accepted on import, such as the standard's table heading with
+    # its enumeration in brackets (目前状态(正常/故障/停用)).
+    aliases: tuple[str, ...] = ()
 
     def names(self) -> tuple[str, ...]:
-        return (self.heading, self.heading_en, self.key)
+        return (self.heading, self.heading_en, self.key, *self.aliases)
 
 
 # ---------------------------------------------------------------------------
@@ -93,6 +96,9 @@ def text(max_length: int) -> Parser:
         out = _text(value)
         if len(out) > max_length:
             raise CellError(f"at most {max_length} characters")
+        # PostgreSQL refuses NUL in text; a line break typed in a cell (Alt+Enter) is kept.
+        if any(ord(c) < 32 and c not in "\t\n\r" for c in out) or "\x7f" in out:
+            raise CellError("control characters are not allowed")
         return out
 
     return parse
@@ -242,8 +248,17 @@ def _xlsx_rows(data: bytes) -> Iterator[list[Any]]:
         ) from None
     try:
         sheet = workbook.worksheets[0]
+        # Read-only mode trusts the sheet's recorded dimensions, which some
+        # writers get wrong (rows past them would be silently left out).
+        sheet.reset_dimensions()
         for row in sheet.iter_rows(values_only=True):
             yield list(row)
+    except (KeyError, ValueError, TypeError, SyntaxError) as exc:
+        # The sheet's XML is parsed lazily, row by row: a damaged part shows up
+        # here (xml ParseError is a SyntaxError), not in load_workbook.
+        raise InvalidInput(
+            "the file is not a readable XLSX workbook", fields={"file": [str(exc)[:200]]}
+        ) from None
     finally:
         workbook.close()
 
@@ -259,7 +274,12 @@ def _csv_rows(data: bytes) -> Iterator[list[Any]]:
                 "the CSV file is neither UTF-8 nor GB 18030 text",
                 fields={"file": ["save it as CSV UTF-8"]},
             ) from None
-    yield from csv.reader(io.StringIO(content, newline=""))
+    try:
+        yield from csv.reader(io.StringIO(content, newline=""))
+    except csv.Error as exc:  # e.g. a field beyond csv.field_size_limit()
+        raise InvalidInput(
+            "the CSV file cannot be read", fields={"file": [str(exc)[:200]]}
+        ) from None
 
 
 def _blank(value: Any) -> bool:
@@ -272,6 +292,7 @@ def read_table(
     columns: Sequence[Column],
     *,
     what: str = "the file",
+    problems: Problems | None = None,
 ) -> list[tuple[int, dict[str, Any]]]:
     """Every record of the file as ``(row number, {key: value})``; all or nothing.
 
@@ -279,6 +300,11 @@ def read_table(
     or the field name; an unknown heading, a repeated one or a missing required
     one refuses the file. Empty rows are skipped. A column absent from the file
     is absent from the records (so an update can tell "not given" from "empty").
+
+    With ``problems`` given, bad cells are collected there instead of raised and
+    every row is returned (a bad cell's key left out), so that the caller can add
+    the row errors only it can find (duplicates, references) and refuse the file
+    once with all of them; bad headings still raise at once.
     """
     if len(data) > MAX_BYTES:
         raise InvalidInput(
@@ -286,7 +312,8 @@ def read_table(
             fields={"file": ["too large"]},
         )
     lookup = {name.strip().lower(): column for column in columns for name in column.names()}
-    problems = Problems()
+    collect = problems is not None
+    problems = problems if problems is not None else Problems()
     rows = _sheet_rows(data, filename)
     header = next(rows, None)
     if header is None or all(_blank(cell) for cell in header):
@@ -324,6 +351,7 @@ def read_table(
                 problems.add(number_, "headings", "a value stands in a column without a heading")
                 break
         record: dict[str, Any] = {}
+        bad: set[str] = set()
         for column, cell in zip(positions, cells, strict=False):
             if column is None:
                 continue
@@ -336,14 +364,17 @@ def read_table(
                 record[column.key] = column.parse(cell)
             except CellError as exc:
                 problems.add(number_, column.key, str(exc), column.heading)
+                bad.add(column.key)
         for column in columns:
-            if column.key in seen and column.key not in record:
+            # (A cell that failed to parse is reported once, not also as missing.)
+            if column.key in seen and column.key not in record and column.key not in bad:
                 # A short row (CSV) leaves its last cells out: they are empty.
                 if column.required:
                     problems.add(number_, column.key, "is required", column.heading)
                 record[column.key] = None
         records.append((number_, record))
-    problems.raise_if_any(what)
+    if not collect:
+        problems.raise_if_any(what)
     return records
 
 
@@ -360,12 +391,23 @@ def write_xlsx(
 ) -> bytes:
     """A workbook with one sheet: the Chinese headings, then one row per record."""
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=title[:31])
     sheet.append([column.heading for column in columns])
+
+    def as_text(value: Any) -> Any:
+        # openpyxl stores a string beginning with "=" as a formula: a name such as
+        # "=1#进线" would come back empty (never calculated) and could run in Excel.
+        if isinstance(value, str) and value.startswith("="):
+            cell = WriteOnlyCell(sheet, value=value)
+            cell.data_type = "s"
+            return cell
+        return value
+
     for cells in _cells(records, columns):
-        sheet.append(cells)
+        sheet.append([as_text(value) for value in cells])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

@@ -228,8 +228,9 @@ def test_suspect_and_estimated_readings_flag_the_buckets_of_their_steps() -> Non
         Flag.SUSPECT,  # step 00:00 -> 00:15 ends at the suspect reading
         Flag.SUSPECT,  # step 00:15 -> 00:30 starts at it
         Flag.ESTIMATED,
-        Flag.ESTIMATED,
-        NONE,  # manual readings are trusted
+        # Manual readings are trusted (neither suspect nor estimated) but stay marked manual.
+        Flag.ESTIMATED | Flag.MANUAL,  # step 00:45 -> 01:00 ends at the manual reading
+        NONE,  # the quarter of the last reading: no step reaches into it
     ]
 
 
@@ -394,7 +395,7 @@ def test_instantaneous_samples() -> None:
     assert instantaneous_samples(rows) == [
         Sample(at(0), 10.0, 14.0, (10.0 + 14.0 + 12.0) / 3, 3, Flag.SUSPECT),
         Sample(at(15), 20.0, 20.0, 20.0, 1, Flag.ESTIMATED),
-        Sample(at(60), -3.0, -3.0, -3.0, 1, NONE),  # empty quarters are not samples
+        Sample(at(60), -3.0, -3.0, -3.0, 1, Flag.MANUAL),  # empty quarters are not samples
     ]
     assert instantaneous_samples(rows, window=(at(15), at(60))) == [
         Sample(at(15), 20.0, 20.0, 20.0, 1, Flag.ESTIMATED)

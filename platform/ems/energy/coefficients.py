@@ -180,14 +180,36 @@ def _candidates(
     session: Session, energy_type: str, basis: str, region: list[str], start: date, end: date
 ) -> list[Coefficient]:
     """Every row that can apply somewhere in [start, end), in order of precedence."""
+    return _candidates_of(session, {energy_type: basis}, region, start, end)[energy_type]
+
+
+def _candidates_of(
+    session: Session, bases: Mapping[str, str], region: list[str], start: date, end: date
+) -> dict[str, list[Coefficient]]:
+    """:func:`_candidates` of several energy types (each with its basis) in two queries."""
+    wanted = list(bases.items())
     overrides = session.scalars(
         select(CoefficientOverride)
-        .where(CoefficientOverride.energy_type == energy_type, CoefficientOverride.basis == basis)
+        .where(
+            or_(
+                *(
+                    and_(CoefficientOverride.energy_type == t, CoefficientOverride.basis == b)
+                    for t, b in wanted
+                )
+            )
+        )
         .where(_overlapping(CoefficientOverride, start, end))
     )
     published = session.scalars(
         select(CoalCoefficient)
-        .where(CoalCoefficient.energy_type == energy_type, CoalCoefficient.basis == basis)
+        .where(
+            or_(
+                *(
+                    and_(CoalCoefficient.energy_type == t, CoalCoefficient.basis == b)
+                    for t, b in wanted
+                )
+            )
+        )
         .where(or_(CoalCoefficient.region_code.is_(None), CoalCoefficient.region_code.in_(region)))
         .where(_overlapping(CoalCoefficient, start, end))
     )
@@ -196,8 +218,11 @@ def _candidates(
         published,
         key=lambda r: (rank.get(r.region_code or "", len(region)), -r.valid_from.toordinal()),
     )
-    found = [_from_override(o) for o in overrides]
-    found += [_from_published(r) for r in ordered]
+    found: dict[str, list[Coefficient]] = {energy_type: [] for energy_type in bases}
+    for override in overrides:
+        found[override.energy_type].append(_from_override(override))
+    for row in ordered:
+        found[row.energy_type].append(_from_published(row))
     return found
 
 
@@ -271,6 +296,45 @@ def segments(
         raise InvalidInput("the period is empty", fields={"end": ["must be after start"]})
     basis = basis or default_basis(session, energy_type)
     candidates = _candidates(session, energy_type, basis, region_chain(region_code), start, end)
+    return _cut(candidates, energy_type, basis, start, end, region_code)
+
+
+def segments_of(
+    session: Session,
+    bases: Mapping[str, str | None],
+    start: date,
+    end: date,
+    region_code: str | None,
+) -> dict[str, list[tuple[date, date, Coefficient]] | CoefficientMissing]:
+    """:func:`segments` of several energy types over one period, in two queries (reports
+    over many types); a type without a coefficient somewhere gets its CoefficientMissing
+    instead of failing the others. ``bases`` maps each type to its basis (None: default)."""
+    if end <= start:
+        raise InvalidInput("the period is empty", fields={"end": ["must be after start"]})
+    if not bases:
+        return {}
+    chosen = {}
+    for energy_type, basis in bases.items():
+        energy_type_row(session, energy_type)
+        chosen[energy_type] = basis or default_basis(session, energy_type)
+    found = _candidates_of(session, chosen, region_chain(region_code), start, end)
+    out: dict[str, list[tuple[date, date, Coefficient]] | CoefficientMissing] = {}
+    for energy_type, basis in chosen.items():
+        try:
+            out[energy_type] = _cut(found[energy_type], energy_type, basis, start, end, region_code)
+        except CoefficientMissing as missing:
+            out[energy_type] = missing
+    return out
+
+
+def _cut(
+    candidates: list[Coefficient],
+    energy_type: str,
+    basis: str,
+    start: date,
+    end: date,
+    region_code: str | None,
+) -> list[tuple[date, date, Coefficient]]:
     cuts = {start, end}
     for c in candidates:
         cuts.update(d for d in (c.valid_from, c.valid_to) if d is not None and start < d < end)

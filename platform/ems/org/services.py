@@ -51,6 +51,8 @@ CODED_KINDS = frozenset({UnitKind.PROCESS, UnitKind.PROCESS_UNIT})
 
 DeleteGuard = Callable[[Session, Unit], str | None]
 _delete_guards: list[DeleteGuard] = []
+SiteDeleteGuard = Callable[[Session, Site], str | None]
+_site_delete_guards: list[SiteDeleteGuard] = []
 
 
 def register_delete_guard(guard: DeleteGuard) -> DeleteGuard:
@@ -60,6 +62,15 @@ def register_delete_guard(guard: DeleteGuard) -> DeleteGuard:
     decorator at import time of the module that owns the reference.
     """
     _delete_guards.append(guard)
+    return guard
+
+
+def register_site_delete_guard(guard: SiteDeleteGuard) -> SiteDeleteGuard:
+    """Let another module refuse a site's deletion (meters placed on the site itself).
+
+    Checked by :func:`ensure_site_has_no_units`, which the sites API calls before a delete.
+    """
+    _site_delete_guards.append(guard)
     return guard
 
 
@@ -152,10 +163,15 @@ def delete_unit(session: Session, unit: Unit) -> None:
 
 
 def ensure_site_has_no_units(session: Session, site: Site) -> None:
-    """Refuse to remove a site that still has units (for the sites module's delete)."""
+    """Refuse to remove a site that still has units, or anything a site guard reports
+    (for the sites module's delete)."""
     count = session.scalar(select(func.count()).where(Unit.site_id == site.id))
     if count:
         raise Conflict(f"the site has {count} units; remove them first")
+    for guard in _site_delete_guards:
+        reason = guard(session, site)
+        if reason:
+            raise Conflict(reason)
 
 
 def descendants(session: Session, unit_id: int) -> list[int]:

@@ -68,6 +68,9 @@ class Flag(IntFlag):
     GAP = 8
     ESTIMATED = 16
     SUSPECT = 32
+    # Entered by hand (DB53/T 1026: a manual figure stays marked as manual in every figure
+    # built on it). Trusted like a metered value, so it is neither SUSPECT nor ESTIMATED.
+    MANUAL = 64
 
 
 _NO_FLAGS = Flag(0)
@@ -226,6 +229,8 @@ def _quality_flags(*readings: Reading) -> Flag:
             flags |= Flag.SUSPECT
         elif reading.quality is Quality.ESTIMATED:
             flags |= Flag.ESTIMATED
+        elif reading.quality is Quality.MANUAL:
+            flags |= Flag.MANUAL
     return flags
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import dramatiq
 import psycopg
@@ -16,6 +18,8 @@ from sqlalchemy.dialects.postgresql import insert
 from ems.config import load_settings
 from ems.context import TenantRef, current_tenant
 from ems.db import libpq_url, utcnow
+from ems.reminders import notify as reminder_notify
+from ems.reminders import services as reminders
 from ems.telemetry import partitions, reconcile, rollups
 from ems.workers import broker as _broker  # noqa: F401 - sets the broker before actors exist
 from ems.workers.runtime import database, tenant_transaction
@@ -201,3 +205,42 @@ def maintain_all_partitions() -> None:
     """Send ``maintain_partitions`` for every active tenant, daily."""
     for tenant_id in _active_tenant_ids():
         maintain_partitions.send(tenant_id)
+
+
+@dramatiq.actor(queue_name="ems-maintenance", max_retries=3)
+def send_reminders(tenant_id: int) -> None:
+    """Create a tenant's reminders falling due within their lead times, then notify them.
+
+    Safe to run twice, or twice at once: a reminder exists once per subject and due
+    date, and pending ones are locked while they are notified. "Today" is the
+    tenant's local date, since due dates are the plant's calendar days.
+    """
+    with database().session() as session:
+        row = session.execute(
+            select(Tenant.slug, Tenant.schema_name, Tenant.timezone).where(
+                Tenant.id == tenant_id, Tenant.status == TenantStatus.ACTIVE
+            )
+        ).one_or_none()
+    if row is None or row.schema_name is None:
+        log.info("reminders skipped: tenant %s is not active", tenant_id)
+        return
+    tenant = TenantRef(id=tenant_id, slug=row.slug, schema_name=row.schema_name)
+    token = current_tenant.set(tenant)
+    try:
+        today = datetime.now(ZoneInfo(row.timezone)).date()
+        with tenant_transaction() as session:
+            created = reminders.run(session, today)
+        # Notified in a transaction of its own: the reminders exist even if delivery fails.
+        with tenant_transaction() as session:
+            delivered = reminder_notify.deliver(session, tenant)
+    finally:
+        current_tenant.reset(token)
+    log.info("tenant %s: %d new reminders, %d notified", row.slug, len(created), delivered)
+
+
+@periodic(every_seconds=86400)
+@dramatiq.actor(queue_name="ems-maintenance", max_retries=0)
+def send_reminders_all_tenants() -> None:
+    """Send ``send_reminders`` for every active tenant, daily (00:00 UTC)."""
+    for tenant_id in _active_tenant_ids():
+        send_reminders.send(tenant_id)
