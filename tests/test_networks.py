@@ -337,9 +337,31 @@ def test_graph_rules(session: Any, plant: Any, world: Any) -> None:
 
 
 def test_default_build_adds_only_what_is_missing(session: Any, world: Any) -> None:
+    from ems.meters.models import Meter, MeterPoint
+
     site = world.sites["alpha"][0]
-    unit(session, site, "NET-KEY", "轧钢车间", "main_production")
+    key = unit(session, site, "NET-KEY", "轧钢车间", "main_production")
+    counter = point(session, "E_KEY", "electricity", "kWh")
+    intake = point(session, "E_SITE", "electricity", "kWh")
+    for number, level, where, p in (
+        ("NET-M2", 2, {"unit_id": key.id}, counter),
+        ("NET-M1", 1, {"site_id": site}, intake),
+    ):
+        meter = Meter(
+            name="电能表",
+            level=level,
+            management_number=number,
+            energy_type="electricity",
+            state="normal",
+            **where,
+        )
+        session.add(meter)
+        session.flush()
+        session.add(MeterPoint(point_id=p.id, meter_id=meter.id, linked_by="manual"))
+    session.flush()
     nodes, flows = services.default_build(session, ["electricity", "fresh_water"])
+    metered = {(f.level, f.point_id, f.label) for f in flows if f.point_id is not None}
+    assert metered == {(2, counter.id, "NET-M2"), (1, intake.id, "NET-M1")}
     codes = {node.code for node in nodes}
     assert {"SUP-electricity", "SUP-fresh_water", "UNIT-NET-KEY"} <= codes
     levels = sorted(

@@ -276,4 +276,59 @@ def default_build(
                     sort_order=unit.sort_order,
                 )
                 _flow_for(session, energy_type, bus, node, 2, flows)
+    _attach_meters(session, types)
     return nodes, flows
+
+
+def _attach_meters(session: Session, energy_types: list[str]) -> None:
+    # Imported here: the meter ledger is a feature of its own that the network reads.
+    from ems.meters.models import Meter, MeterPoint
+
+    units = {u.id: u for u in session.scalars(select(Unit))}
+    sites = {s.id: s for s in session.scalars(select(Site))}
+    used = set(
+        session.scalars(select(NetworkFlow.point_id).where(NetworkFlow.point_id.is_not(None)))
+    )
+    rows = session.execute(
+        select(Meter, Point)
+        .join(MeterPoint, MeterPoint.meter_id == Meter.id)
+        .join(Point, Point.id == MeterPoint.point_id)
+        .where(
+            Meter.energy_type.in_(energy_types),
+            Meter.level.in_([1, 2]),
+            Point.kind == PointKind.CUMULATIVE,
+            Point.energy_type == Meter.energy_type,
+        )
+        .order_by(Meter.management_number, Point.id)
+    )
+    for meter, point in rows:
+        if point.id in used:
+            continue
+        unit = units.get(meter.unit_id) if meter.unit_id is not None else None
+        site_id = meter.site_id or (unit.site_id if unit is not None else None)
+        if site_id is None or site_id not in sites:
+            continue
+        source_code = f"SUP-{meter.energy_type}"[:32]
+        target_code = f"DIST-{sites[site_id].code}"[:32]
+        if meter.level == 2:
+            if unit is None or not unit.is_key_unit:
+                continue
+            source_code, target_code = target_code, f"UNIT-{unit.code}"[:32]
+        source = session.scalar(select(NetworkNode).where(NetworkNode.code == source_code))
+        target = session.scalar(select(NetworkNode).where(NetworkNode.code == target_code))
+        if source is None or target is None:
+            continue
+        flow = session.scalar(
+            select(NetworkFlow).where(
+                NetworkFlow.energy_type == meter.energy_type,
+                NetworkFlow.from_node_id == source.id,
+                NetworkFlow.to_node_id == target.id,
+                NetworkFlow.point_id.is_(None),
+            )
+        )
+        if flow is None:
+            continue
+        flow.point_id = point.id
+        flow.label = flow.label or meter.management_number[:32]
+        used.add(point.id)
+    session.flush()
