@@ -87,7 +87,8 @@ NO_BASE = {
 }
 
 
-def _line_comparison(line: Line, base: Figures | None, name: str, tz: ZoneInfo) -> dict[str, Any]:
+def _line_comparison(line: Line, base: Figures | None, name: str) -> dict[str, Any]:
+    # The base bucket's bounds are given once, in the bucket's own comparison.
     if base is None:
         return {"reason": NO_BASE[name]}
     other = base.lines.get((line.energy_type, line.unit))
@@ -100,7 +101,6 @@ def _line_comparison(line: Line, base: Figures | None, name: str, tz: ZoneInfo) 
     now_tce = line.result.tce
     tce_change = None if now_tce is None or tce is None else now_tce - tce
     return {
-        **_bounds_out(base.bucket, tz),
         "quantity": fixed(quantity, QUANTITY_PLACES),
         "tce": fixed(tce, TCE_PLACES),
         "quantity_change": fixed(line.result.quantity - quantity, QUANTITY_PLACES),
@@ -136,7 +136,7 @@ def _line_out(
         "manual_quantities": sorted(line.manual_ids),
     }
     for name, base in (bases or {}).items():
-        out[name] = _line_comparison(line, base, name, tz)
+        out[name] = _line_comparison(line, base, name)
     return out
 
 

@@ -125,8 +125,8 @@ class BoundsSchema(ma.Schema):
     end = ma.fields.DateTime()
 
 
-class LineComparisonSchema(BoundsSchema):
-    """One energy type against a base bucket (absent bounds: no base, see ``reason``)."""
+class LineComparisonSchema(ma.Schema):
+    """One energy type against the base bucket named in the bucket's own comparison."""
 
     quantity = _figure(3, "base quantity")
     tce = _figure(4, "base tce")
