@@ -37,8 +37,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ems.actuals.conversion import CoefficientBook
 from ems.energy import coefficients
-from ems.energy.coefficients import Coefficient, CoefficientMissing
 from ems.errors import InvalidInput
 from ems.networks.models import MeteringRequirement, NetworkFlow, NetworkNode, NodeKind, Stage
 from ems.networks.services import is_external
@@ -119,7 +119,9 @@ def flow_figures(
             day = bucket.astimezone(tz).date()
             daily[point_id][day] = (consumption or 0.0, flags)
     out: dict[int, FlowFigure] = {}
-    segments_by_type: dict[str, list[tuple[date, date, Coefficient]] | str] = {}
+    # The actuals' coefficient book: every type read once, each day at its own coefficient.
+    book = CoefficientBook(session, region_code, start, end)
+    book.preload({f.energy_type for f in flows if f.point_id is not None})
     for flow in flows:
         catalogue_unit = coefficients.energy_type_row(session, flow.energy_type).unit
         figure = FlowFigure(flow=flow, unit=catalogue_unit)
@@ -131,20 +133,9 @@ def flow_figures(
             amount = Decimal(repr(consumption))
             figure.days[day] = coefficients.convert(amount, point.unit, catalogue_unit)
             figure.flags |= flags
-        figure.quantity = sum(figure.days.values(), Decimal(0))
-        if flow.energy_type not in segments_by_type:
-            try:
-                segments_by_type[flow.energy_type] = coefficients.segments(
-                    session, flow.energy_type, start, end, region_code
-                )
-            except CoefficientMissing as exc:
-                segments_by_type[flow.energy_type] = exc.message
-        periods = segments_by_type[flow.energy_type]
-        if isinstance(periods, str):
-            figure.tce_missing = periods
-        else:
-            by_day = coefficients.tce_by_day(figure.days, catalogue_unit, periods)
-            figure.tce = sum(by_day.values(), Decimal(0))
+        converted = book.tce(flow.energy_type, catalogue_unit, figure.days)
+        figure.quantity = converted.quantity
+        figure.tce, figure.tce_missing = converted.tce, converted.missing
     return out
 
 
