@@ -55,6 +55,7 @@ from sqlalchemy.engine import make_url
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the tests' credit-code helper
 
+from bench.common import admin, drop, percentile  # noqa: E402
 from ems.actuals import manual, reports  # noqa: E402
 from ems.actuals.periods import Period  # noqa: E402
 from ems.config import load_settings  # noqa: E402
@@ -83,30 +84,6 @@ TYPES = [
     ("nitrogen_by_product", "m3"),
     ("diesel", "t"),
 ]
-
-
-def admin(url: str, statement: str) -> None:
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(statement)
-
-
-def drop(url: str, name: str) -> None:
-    """Drop the bench database, waiting out a server restart (other tests restart it)."""
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            return
-        except psycopg.OperationalError:
-            if time.monotonic() > deadline:
-                print(f"could not drop {name}; drop it by hand", file=sys.stderr)
-                raise
-            time.sleep(2)
-
-
-def percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def timed(runs: int, action: Callable[[], int]) -> tuple[float, float, float, int]:

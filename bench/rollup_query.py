@@ -46,6 +46,7 @@ from sqlalchemy.engine import make_url
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the tests' credit-code helper
 
+from bench.common import admin, drop, percentile  # noqa: E402
 from ems.db import Database  # noqa: E402
 from ems.migrate import upgrade_control  # noqa: E402
 from ems.telemetry import partitions, rollups  # noqa: E402
@@ -57,30 +58,6 @@ TZ = "Asia/Shanghai"
 # The real days start here (local midnight); the generated year ends here.
 REAL_START = datetime(2026, 11, 1, tzinfo=ZoneInfo(TZ)).astimezone(UTC)
 YEAR_FIRST_MONTH = date(2025, 11, 1)  # local months 2025-11 .. 2026-10 are generated
-
-
-def admin(url: str, statement: str) -> None:
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(statement)
-
-
-def drop(url: str, name: str) -> None:
-    """Drop the bench database, waiting out a server restart (other tests restart it)."""
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            return
-        except psycopg.OperationalError:
-            if time.monotonic() > deadline:
-                print(f"could not drop {name}; drop it by hand", file=sys.stderr)
-                raise
-            time.sleep(2)
-
-
-def percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def timed(runs: int, action: Callable[[], int]) -> tuple[float, float, int]:
