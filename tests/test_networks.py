@@ -601,3 +601,34 @@ def test_realtime_views_sum_the_latest_quarter_hours(session: Any, plant: Any, w
     assert rates(process_view) == {"electricity": (160, "kWh/h")}
     (equipment_view,) = result["equipment"]
     assert rates(equipment_view) == {"electricity": (80, "kWh/h")}
+
+
+def test_series_by_day_with_period_on_period_change(session: Any, plant: Any) -> None:
+    from ems.actuals.periods import Period, plan
+
+    spans = plan(Period.DAY, date(2026, 3, 15), date(2026, 3, 17), TZ, datetime.now(UTC))
+    fifteenth, sixteenth = figures.series(session, spans, TZ, "440300")
+    # in (electricity 1000 kWh + gas 200 m3) - out (lease 150 kWh) - living (dorm 100 kWh)
+    before = (1000 - 150 - 100) * D("0.1229") / 1000 + 200 * D("1.2143") / 1000
+    after = (1000 - 150 - 100) * D("0.1300") / 1000 + 200 * D("1.2143") / 1000
+    assert fifteenth["tce"]["comprehensive"] == before == D("0.335035")
+    assert sixteenth["tce"]["comprehensive"] == after
+    change = sixteenth["period_on_period"]
+    assert change["from"] == date(2026, 3, 15)
+    assert (
+        change["change_pct"]["comprehensive"]
+        == ((after - before) * 100 / before).quantize(D("0.01"))
+        == D("1.59")
+    )
+    # A year earlier nothing was metered: the base is 0 and no percentage is given.
+    assert sixteenth["year_on_year"]["tce"]["comprehensive"] == 0
+    assert sixteenth["year_on_year"]["change_pct"]["comprehensive"] is None
+
+
+def test_series_route(client_for: Any, clean_network: None) -> None:
+    alice = client_for("alice")
+    r = alice.get(f"{BASE}/network/figures/series?period=month&from=2026-01-01&to=2026-04-01")
+    assert r.status_code == 200, r.get_json()
+    assert [b["label"] for b in r.get_json()["buckets"]] == ["2026-01", "2026-02", "2026-03"]
+    assert_error(alice.get(f"{BASE}/network/figures/series?period=shift"), 422)
+    assert_error(alice.get(f"{BASE}/network/figures/series?period=month&from=2026-01-02"), 422)

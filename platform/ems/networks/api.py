@@ -14,6 +14,7 @@ from flask import Response
 from flask.views import MethodView
 from sqlalchemy import select
 
+from ems.actuals.periods import Period, plan
 from ems.energy.coefficients import energy_type_row
 from ems.networks import figures, realtime, services, svg
 from ems.networks.models import MeteringRequirement, NetworkFlow, NetworkNode
@@ -29,6 +30,7 @@ from ems.networks.schemas import (
     PeriodQuerySchema,
     RatesQuerySchema,
     RequirementSchema,
+    SeriesQuerySchema,
     plain,
 )
 from ems.telemetry.models import LatestValue, Point
@@ -180,6 +182,18 @@ def network_figures(query: dict[str, Any]) -> dict[str, Any]:
     )
     out: dict[str, Any] = plain(result)
     return out
+
+
+@blp.route("/network/figures/series")
+@blp.arguments(SeriesQuerySchema, location="query")
+@blp.response(200)
+def network_series(query: dict[str, Any]) -> dict[str, Any]:
+    """Levels, items and comprehensive consumption (tce) per bucket, with 同比 and 环比."""
+    spans = plan(
+        Period(query["period"]), query.get("from_"), query.get("to"), _zone(), datetime.now(UTC)
+    )
+    rows = figures.series(db(), spans, _zone(), bound_tenant_row().region_code)
+    return {"period": query["period"], "buckets": plain(rows)}
 
 
 @blp.route("/network/balance")

@@ -38,6 +38,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ems.actuals.conversion import CoefficientBook
+from ems.actuals.periods import Bucket, Span
+from ems.actuals.services import change_pct
 from ems.energy import coefficients
 from ems.errors import InvalidInput
 from ems.networks.models import MeteringRequirement, NetworkFlow, NetworkNode, NodeKind, Stage
@@ -435,3 +437,67 @@ def equipping_rates(
             }
         )
     return out
+
+
+ITEM_NAMES = ("purchase_storage", "conversion", "production_use", "living_use", "external_sale")
+
+
+def _summary(result: dict[str, Any]) -> dict[str, Decimal | None]:
+    """The tce figures of one bucket that a series compares."""
+    out: dict[str, Decimal | None] = {name: result["items"][name]["tce"] for name in ITEM_NAMES}
+    out["level1_in"] = result["level1"]["in"]["tce"]
+    out["level1_out"] = result["level1"]["out"]["tce"]
+    out["comprehensive"] = result["comprehensive"]["tce"]
+    return out
+
+
+def series(
+    session: Session,
+    spans: Iterable[Span],
+    tz: ZoneInfo,
+    region_code: str | None,
+) -> list[dict[str, Any]]:
+    """Levels, items and comprehensive consumption in tce per bucket of a calendar period,
+    each with year-on-year (同比) and period-on-period (环比) change.
+
+    ``spans`` come from :func:`ems.actuals.periods.plan` (day, week, month, quarter, year or
+    a custom span of whole days), so these buckets and their bases are the category
+    actuals' own. A base bucket is computed once however many buckets compare with it.
+    """
+    cache: dict[tuple[datetime, datetime], dict[str, Decimal | None]] = {}
+
+    def of(bucket: Bucket) -> dict[str, Decimal | None]:
+        if bucket.key not in cache:
+            start, end = bucket.start.astimezone(tz).date(), bucket.end.astimezone(tz).date()
+            cache[bucket.key] = _summary(enterprise_figures(session, start, end, tz, region_code))
+        return cache[bucket.key]
+
+    out = []
+    for span in spans:
+        own = of(span.bucket)
+        row: dict[str, Any] = {
+            "label": span.bucket.label,
+            "from": span.bucket.start.astimezone(tz).date(),
+            "to": span.bucket.end.astimezone(tz).date(),
+            "tce": own,
+        }
+        for name, base_bucket in (
+            ("year_on_year", span.year_before),
+            ("period_on_period", span.previous),
+        ):
+            if base_bucket is None:
+                row[name] = None
+                continue
+            base = of(base_bucket)
+            row[name] = {
+                "from": base_bucket.start.astimezone(tz).date(),
+                "to": base_bucket.end.astimezone(tz).date(),
+                "tce": base,
+                "change_pct": {key: _pct(change_pct(own[key], base[key])) for key in own},
+            }
+        out.append(row)
+    return out
+
+
+def _pct(value: Decimal | None) -> Decimal | None:
+    return None if value is None else value.quantize(Decimal("0.01"))

@@ -96,6 +96,18 @@ class PeriodQuerySchema(ma.Schema):
     energy_type = ma.fields.String(validate=validate.Length(min=1, max=32))
 
 
+class SeriesQuerySchema(ma.Schema):
+    """Buckets of a calendar period between local dates (the actuals' periods, whole days)."""
+
+    period = ma.fields.String(
+        load_default="month",
+        validate=validate.OneOf(["day", "week", "month", "quarter", "year", "custom"]),
+        metadata={"description": "Shifts and hours need sub-day rollups: not offered here."},
+    )
+    from_ = ma.fields.Date(data_key="from")
+    to = ma.fields.Date(metadata={"description": "Exclusive."})
+
+
 class RatesQuerySchema(ma.Schema):
     on = ma.fields.Date(metadata={"description": "Which GB 17167 edition applies; default today."})
     energy_type = ma.fields.String(validate=validate.Length(min=1, max=32))
