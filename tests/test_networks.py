@@ -632,3 +632,38 @@ def test_series_route(client_for: Any, clean_network: None) -> None:
     assert [b["label"] for b in r.get_json()["buckets"]] == ["2026-01", "2026-02", "2026-03"]
     assert_error(alice.get(f"{BASE}/network/figures/series?period=shift"), 422)
     assert_error(alice.get(f"{BASE}/network/figures/series?period=month&from=2026-01-02"), 422)
+
+
+def test_live_diagram_shows_values_and_meter_alarms(
+    client_for: Any, database: Any, world: Any, clean_network: None
+) -> None:
+    from ems.meters.models import Meter, MeterPoint
+    from ems.telemetry.models import LatestValue
+
+    schema = world.tenants["alpha"].schema_name
+    with database.transaction(schema) as s:
+        grid, bus = node(s, "LIVE-G", "supplier"), node(s, "LIVE-B", "distribution")
+        p = point(s, "LIVE_E", "electricity", "kWh")
+        meter = Meter(name="电能表", level=1, management_number="LIVE-M1",
+                      energy_type="electricity", state="faulty")  # fmt: skip
+        s.add(meter)
+        s.flush()
+        s.add(MeterPoint(point_id=p.id, meter_id=meter.id, linked_by="manual"))
+        s.add(LatestValue(point=p.id, ts=datetime(2026, 3, 1, tzinfo=UTC), value=4321.5,
+                          quality=0, received_at=datetime(2026, 3, 1, tzinfo=UTC)))  # fmt: skip
+        flow(s, "electricity", grid, bus, 1, p)
+        ids = (p.id, meter.id)
+    try:
+        alice = client_for("alice")
+        (live,) = alice.get(f"{BASE}/network/live?energy_type=electricity").get_json()["flows"]
+        assert live["latest"]["value"] == 4321.5
+        assert (live["latest"]["meter_state"], live["latest"]["alarm"]) == ("faulty", True)
+        text = alice.get(f"{BASE}/network/diagram.svg?live=true").get_data(as_text=True)
+        assert "4,321.5 kWh" in text and 'fill="#c62828">4,321.5' in text
+    finally:
+        with database.transaction(schema) as s:
+            s.execute(delete(NetworkFlow))
+            s.execute(delete(MeterPoint).where(MeterPoint.point_id == ids[0]))
+            s.execute(delete(Meter).where(Meter.id == ids[1]))
+            s.execute(delete(LatestValue).where(LatestValue.point == ids[0]))
+            s.execute(delete(Point).where(Point.id == ids[0]))

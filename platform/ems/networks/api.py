@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from ems.actuals.periods import Period, plan
 from ems.energy.coefficients import energy_type_row
+from ems.meters.models import Meter, MeterPoint, MeterState
 from ems.networks import figures, realtime, services, svg
 from ems.networks.models import MeteringRequirement, NetworkFlow, NetworkNode
 from ems.networks.schemas import (
@@ -33,7 +34,7 @@ from ems.networks.schemas import (
     SeriesQuerySchema,
     plain,
 )
-from ems.telemetry.models import LatestValue, Point
+from ems.telemetry.models import LatestValue, Point, Quality
 from ems.web.pagination import paginate
 from ems.web.pipeline import db
 from ems.web.tenancy import bound_tenant_row, tenant_blueprint
@@ -217,16 +218,33 @@ def equipping_rates(query: dict[str, Any]) -> dict[str, Any]:
 
 
 def _latest(point_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Latest value per point, and whether its meter is in alarm on the diagram: the meter
+    ledger says it is faulty or out of service, or the value is suspect."""
     rows = db().execute(
         select(
-            LatestValue.point, LatestValue.ts, LatestValue.value, LatestValue.quality, Point.unit
+            LatestValue.point,
+            LatestValue.ts,
+            LatestValue.value,
+            LatestValue.quality,
+            Point.unit,
+            Meter.state,
         )
         .join(Point, Point.id == LatestValue.point)
+        .outerjoin(MeterPoint, MeterPoint.point_id == Point.id)
+        .outerjoin(Meter, Meter.id == MeterPoint.meter_id)
         .where(LatestValue.point.in_(point_ids))
     )
     return {
-        point: {"ts": ts.isoformat(), "value": value, "quality": quality, "unit": unit}
-        for point, ts, value, quality, unit in rows
+        point: {
+            "ts": ts.isoformat(),
+            "value": value,
+            "quality": quality,
+            "unit": unit,
+            "meter_state": state,
+            "alarm": (state is not None and state != MeterState.NORMAL)
+            or quality == Quality.SUSPECT,
+        }
+        for point, ts, value, quality, unit, state in rows
     }
 
 
