@@ -16,6 +16,7 @@ from flask.views import MethodView
 from sqlalchemy import Select, or_, select
 
 from ems.auth.permissions import Permission
+from ems.documents.web import file_response
 from ems.meters import ledger_file, points, replacement, services
 from ems.meters.models import InstrumentClass, Meter, MeterStateChange, Verification
 from ems.meters.reminders import KIND as CALIBRATION_DUE
@@ -132,11 +133,7 @@ def export(query: dict[str, Any]) -> Response:
     fmt = query.pop("format")
     content, content_type = ledger_file.export_ledger(db(), _filtered(query), fmt)
     name = f"meter-ledger-{_today().isoformat()}.{fmt}"
-    return Response(
-        content,
-        content_type=content_type,
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return file_response(content, content_type, name)
 
 
 @blp.route("/meters/import", methods=["POST"])

@@ -43,9 +43,9 @@ from ems.actuals.services import change_pct
 from ems.energy import coefficients
 from ems.errors import InvalidInput
 from ems.networks.models import MeteringRequirement, NetworkFlow, NetworkNode, NodeKind, Stage
-from ems.networks.services import is_external
+from ems.networks.services import outside
 from ems.org import services as org
-from ems.org.models import Unit, UnitRole
+from ems.org.models import UnitRole
 from ems.telemetry.calendar import Grain, bucket_start
 from ems.telemetry.models import Point
 from ems.telemetry.rollup_models import PointRollup
@@ -175,13 +175,26 @@ class Sums:
         }
 
 
-def _roles(session: Session, nodes: Iterable[NetworkNode]) -> dict[int, str | None]:
-    """Each node's GB/T 2589 class, from its organisation unit (None: no unit)."""
-    out: dict[int, str | None] = {}
-    for node in nodes:
-        unit = session.get(Unit, node.unit_id) if node.unit_id is not None else None
-        out[node.id] = org.effective_role(session, unit) if unit is not None else None
-    return out
+@dataclass(frozen=True)
+class Graph:
+    """The nodes with what the figures ask of each: outside the boundary, and the GB/T 2589
+    class of its organisation unit (None: no unit). Read once per request or series."""
+
+    nodes: dict[int, NetworkNode]
+    external: dict[int, bool]
+    roles: dict[int, str | None]
+
+
+def load_graph(session: Session) -> Graph:
+    nodes = {n.id: n for n in session.scalars(select(NetworkNode).order_by(NetworkNode.code))}
+    effective = org.effective_all(session)
+    return Graph(
+        nodes=nodes,
+        external={i: outside(n, effective) for i, n in nodes.items()},
+        roles={
+            i: effective[n.unit_id][0] if n.unit_id in effective else None for i, n in nodes.items()
+        },
+    )
 
 
 def enterprise_figures(
@@ -191,17 +204,17 @@ def enterprise_figures(
     tz: ZoneInfo,
     region_code: str | None,
     energy_type: str | None = None,
+    graph: Graph | None = None,
 ) -> dict[str, Any]:
     """Levels, items and comprehensive consumption over local days [start, end)."""
-    nodes = {n.id: n for n in session.scalars(select(NetworkNode))}
+    graph = graph or load_graph(session)
+    nodes, external, roles = graph.nodes, graph.external, graph.roles
     stmt = select(NetworkFlow).order_by(NetworkFlow.id)
     if energy_type is not None:
         coefficients.energy_type_row(session, energy_type)
         stmt = stmt.where(NetworkFlow.energy_type == energy_type)
     flows = list(session.scalars(stmt))
     figures = flow_figures(session, flows, start, end, tz, region_code)
-    external = {i: is_external(session, n) for i, n in nodes.items()}
-    roles = _roles(session, nodes.values())
     items = {
         name: Sums()
         for name in (
@@ -298,7 +311,7 @@ def balances(
     region_code: str | None,
 ) -> list[dict[str, Any]]:
     """Per internal node with flows in and out: in = out + loss, per energy type and in tce."""
-    nodes = {n.id: n for n in session.scalars(select(NetworkNode).order_by(NetworkNode.code))}
+    graph = load_graph(session)
     flows = list(session.scalars(select(NetworkFlow)))
     figures = flow_figures(session, flows, start, end, tz, region_code)
     ins: dict[int, list[FlowFigure]] = defaultdict(list)
@@ -307,8 +320,8 @@ def balances(
         ins[figure.flow.to_node_id].append(figure)
         outs[figure.flow.from_node_id].append(figure)
     result = []
-    for node_id, node in nodes.items():
-        if not ins[node_id] or not outs[node_id] or is_external(session, node):
+    for node_id, node in graph.nodes.items():
+        if not ins[node_id] or not outs[node_id] or graph.external[node_id]:
             continue
         types = sorted({f.flow.energy_type for f in ins[node_id] + outs[node_id]})
         rows = []
@@ -465,11 +478,13 @@ def series(
     actuals' own. A base bucket is computed once however many buckets compare with it.
     """
     cache: dict[tuple[datetime, datetime], dict[str, Decimal | None]] = {}
+    graph = load_graph(session)
 
     def of(bucket: Bucket) -> dict[str, Decimal | None]:
         if bucket.key not in cache:
             start, end = bucket.start.astimezone(tz).date(), bucket.end.astimezone(tz).date()
-            cache[bucket.key] = _summary(enterprise_figures(session, start, end, tz, region_code))
+            figures = enterprise_figures(session, start, end, tz, region_code, graph=graph)
+            cache[bucket.key] = _summary(figures)
         return cache[bucket.key]
 
     out = []

@@ -27,8 +27,8 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from ems.energy import coefficients
-from ems.networks.models import NetworkFlow, NetworkNode, NodeKind, Stage
-from ems.networks.services import is_external
+from ems.networks.figures import load_graph
+from ems.networks.models import NetworkFlow, NodeKind, Stage
 from ems.org.models import Unit, UnitKind
 from ems.sites.models import Site
 from ems.telemetry.models import Point
@@ -104,12 +104,12 @@ def flow_rates(session: Session, flows: list[NetworkFlow], now: datetime) -> dic
 
 
 def views(session: Session, now: datetime) -> dict[str, Any]:
-    nodes = {n.id: n for n in session.scalars(select(NetworkNode))}
+    graph = load_graph(session)
+    nodes, external = graph.nodes, graph.external
     flows = list(session.scalars(select(NetworkFlow).order_by(NetworkFlow.id)))
     rates = flow_rates(session, flows, now)
     units = {u.id: u for u in session.scalars(select(Unit))}
     sites = {s.id: s for s in session.scalars(select(Site))}
-    external = {i: is_external(session, n) for i, n in nodes.items()}
     enterprise = View()
     per_site: dict[int, View] = defaultdict(View)
     per_process: dict[int, View] = defaultdict(View)

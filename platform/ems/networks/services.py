@@ -5,7 +5,7 @@ The session passed in is bound to the tenant; nothing here commits.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -50,13 +50,14 @@ def access_flow(session: Session, flow_id: int) -> NetworkFlow:
     return flow
 
 
-def is_external(session: Session, node: NetworkNode) -> bool:
-    """Outside the enterprise boundary: a supplier, a customer, or a unit outside it."""
+def outside(node: NetworkNode, effective: Mapping[int, tuple[str | None, bool]]) -> bool:
+    """Outside the enterprise boundary: a supplier, a customer, or a unit outside it
+    (``effective`` from :func:`ems.org.services.effective_all`)."""
     if node.kind in EXTERNAL_KINDS:
         return True
     if node.kind == NodeKind.UNIT and node.unit_id is not None:
-        unit = session.get(Unit, node.unit_id)
-        return unit is not None and not org.effective_inside_boundary(session, unit)
+        found = effective.get(node.unit_id)
+        return found is not None and not found[1]
     return False
 
 
@@ -72,7 +73,6 @@ def _clean_node(session: Session, data: dict[str, Any], node: NetworkNode | None
     if kind == NodeKind.UNIT:
         if values["unit_id"] is None:
             raise _invalid("unit_id", "a node of kind unit names its organisation unit")
-        org.access_unit(session, values["unit_id"])
     elif values["unit_id"] is not None and kind != NodeKind.EQUIPMENT:
         # An equipment node may name the unit it belongs to (its role then counts).
         raise _invalid("unit_id", f"only unit and equipment nodes belong to a unit, not {kind}")
@@ -120,10 +120,11 @@ def _clean_flow(session: Session, data: dict[str, Any], flow: NetworkFlow | None
     target = session.get(NetworkNode, values["to_node_id"])
     if target is None:
         raise _invalid("to_node_id", f"no network node {values['to_node_id']}")
-    outside = is_external(session, source), is_external(session, target)
-    if all(outside):
+    effective = org.effective_all(session)
+    ends = outside(source, effective), outside(target, effective)
+    if all(ends):
         raise _invalid("to_node_id", "a flow between two external nodes is not the enterprise's")
-    if values["level"] == 1 and not any(outside):
+    if values["level"] == 1 and not any(ends):
         raise _invalid("level", "level 1 meters the enterprise boundary: one end must be external")
     if values["metering_required"] is None:
         values["metering_required"] = True

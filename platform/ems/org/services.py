@@ -208,6 +208,24 @@ def effective_inside_boundary(session: Session, unit: Unit) -> bool:
     return all(u.inside_boundary for u in ancestry(session, unit.id))
 
 
+def effective_all(session: Session) -> dict[int, tuple[str | None, bool]]:
+    """Every unit's effective role and boundary, from one read of the tenant's units
+    (what :func:`effective_role` and :func:`effective_inside_boundary` give for one)."""
+    units = {u.id: u for u in session.scalars(select(Unit))}
+    out: dict[int, tuple[str | None, bool]] = {}
+
+    def resolve(unit_id: int) -> tuple[str | None, bool]:
+        if unit_id not in out:
+            unit = units[unit_id]
+            role, inside = (None, True) if unit.parent_id is None else resolve(unit.parent_id)
+            out[unit_id] = (unit.role or role, inside and unit.inside_boundary)
+        return out[unit_id]
+
+    for unit_id in units:
+        resolve(unit_id)  # the tree is at most four deep
+    return out
+
+
 def _node(
     unit: Unit, children: Mapping[int | None, list[Unit]], role: str | None, inside: bool
 ) -> dict[str, Any]:
