@@ -25,6 +25,7 @@ from psycopg import sql
 from ems_edge.config import AgentConfig, parse_config
 from ems_edge.simulators.plant import Plant as SimPlant
 from tests.edge.brokers import MOSQUITTO, _wait_listening, free_port
+from tests.edge.harness import wait_for
 from tests.ingest.conftest import Plant
 
 INGEST_PASSWORD = "ingest-" + uuid.uuid4().hex
@@ -85,7 +86,18 @@ class IngestProcess:
     log: Path
     process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def _connections(self) -> int:
+        if not self.log.exists():
+            return 0
+        return self.log.read_text(errors="replace").count(" connected (")
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Start the ingest and return once it has subscribed.
+
+        A message published to a shared subscription before any member has subscribed is
+        not queued for anyone: a test that publishes right after starting the ingest would
+        race its start-up (import, database, broker connection) and lose."""
+        before = self._connections()
         env = dict(os.environ)
         env.update(
             EMS_MQTT_URL=f"mqtt://ingest-dc1:{INGEST_PASSWORD}@127.0.0.1:{self.broker.port}",
@@ -98,6 +110,7 @@ class IngestProcess:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
+        wait_for(lambda: self._connections() > before, timeout, f"{self.client_id} subscribed")
 
     def kill(self) -> None:
         """SIGKILL: no chance to finish a flush or say goodbye."""
