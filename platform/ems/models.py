@@ -23,6 +23,7 @@ MODEL_MODULES = (
     "ems.personnel.models",
     "ems.equipment.models",
     "ems.networks.models",
+    "ems.upload.models",
 )
 
 
