@@ -39,6 +39,9 @@ BETA_ONLY_IDS = {
     "flow_id": lambda ctx: ctx["beta_flow_only"],
     "meter_id": lambda ctx: ctx["beta_meter_only"],
     "reminder_id": lambda ctx: ctx["beta_reminder_only"],
+    "registration_id": lambda ctx: ctx["beta_registration_only"],
+    "code_id": lambda ctx: ctx["beta_code_only"],
+    "item_id": lambda ctx: ctx["beta_item_only"],
 }
 
 BETA_COMMAND = "00000000-0000-4000-8000-0000000000be"
@@ -114,6 +117,22 @@ BODIES: dict[tuple[str, str], Any] = {
     ("networks.Flows", "POST"): {"energy_type": "electricity", "from_node_id": 1, "to_node_id": 2},
     ("networks.FlowById", "PUT"): {"energy_type": "water", "from_node_id": 1, "to_node_id": 2},
     ("networks.default_build", "POST"): {"energy_types": ["electricity"]},
+    ("upload.Registrations", "POST"): {"profile": "national", "base_url": "http://127.0.0.1:9"},
+    ("upload.RegistrationById", "PUT"): {"profile": "national", "base_url": "http://127.0.0.1:9"},
+    ("upload.submit", "POST"): {"kind": "info"},
+    ("upload.manual_upload", "POST"): {},
+    ("upload_codes.Codes", "POST"): {
+        "code": "0000000002120002",
+        "name": "x",
+        "source": "category",
+        "energy_type": "electricity",
+    },
+    ("upload_codes.CodeById", "PUT"): {
+        "code": "0000000002120002",
+        "name": "x",
+        "source": "category",
+        "energy_type": "electricity",
+    },
     ("telemetry.Points", "POST"): {
         "gateway_id": "alpha-works-x",
         "code": "X1",
@@ -414,6 +433,84 @@ def _network_objects(app: Any, world: Any) -> dict[str, Any]:
     return {"beta_node_only": node, "beta_flow_only": flow}
 
 
+def _upload_objects(app: Any, world: Any) -> dict[str, Any]:
+    """An upload registration, a mapped code and an outbox row in beta, at ids alpha lacks.
+
+    A registration exists once per profile, so beta's sequences are moved past alpha's
+    largest ids instead of inserting until they pass them.
+    """
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from sqlalchemy import func, select, text
+
+    from ems.upload.models import UploadCode, UploadItem, UploadRegistration
+
+    db = app.extensions["ems"].db
+    tables = (
+        (UploadRegistration, "upload_registrations"),
+        (UploadCode, "upload_codes"),
+        (UploadItem, "upload_items"),
+    )
+    with db.session(world.tenants["alpha"].schema_name) as s:
+        alpha_max = {name: s.scalar(select(func.max(model.id))) or 0 for model, name in tables}
+    beta = world.tenants["beta"].schema_name
+    with db.transaction(beta) as s:
+        for _, name in tables:
+            s.execute(
+                text("SELECT setval(pg_get_serial_sequence(:t, 'id'), :v)"),
+                {"t": f"{beta}.{name}", "v": alpha_max[name] + 100},
+            )
+        reg = s.scalar(select(UploadRegistration).where(UploadRegistration.profile == "national"))
+        if reg is None:
+            reg = UploadRegistration(
+                profile="national",
+                base_url="http://127.0.0.1:9",
+                enterprise_code=world.tenants["beta"].credit_code,
+                region_code=world.tenants["beta"].region_code,
+                status="registered",
+                urls={},
+                consecutive_failures=0,
+                realtime_minutes=15,
+                enabled=False,
+            )
+            s.add(reg)
+            s.flush()
+        code = UploadCode(
+            registration_id=reg.id,
+            code=f"00000000021200{uuid.uuid4().int % 90 + 10}",
+            name="BETA 电力",
+            scope=1,
+            source="category",
+            energy_type="electricity",
+            input_type=2,
+        )
+        s.add(code)
+        s.flush()
+        start = datetime(2040, 1, 1, tzinfo=UTC)
+        item = UploadItem(
+            registration_id=reg.id,
+            code_id=code.id,
+            code=code.code,
+            stat_type=1,
+            period_start=start,
+            version=1,
+            value=Decimal("8888.77"),
+            input_type=2,
+            scope=1,
+            status="correction",
+            reason="BETA",
+            due_at=start,
+        )
+        s.add(item)
+        s.flush()
+        return {
+            "beta_registration_only": reg.id,
+            "beta_code_only": code.id,
+            "beta_item_only": item.id,
+        }
+
+
 def _actuals_objects(app: Any, world: Any) -> dict[str, Any]:
     """Shifts, manual quantities, products, outputs and values in beta, each up to an id
     alpha does not have."""
@@ -607,6 +704,7 @@ def beta_objects(app: Any, world: Any) -> dict[str, Any]:
         **_actuals_objects(app, world),
         **_network_objects(app, world),
         **_meter_objects(app, world),
+        **_upload_objects(app, world),
     }
 
 
@@ -621,6 +719,7 @@ def _beta_state(app: Any, world: Any) -> tuple[Any, ...]:
         QuarantineEntry,
         Reconciliation,
     )
+    from ems.upload.models import UploadCode, UploadItem, UploadRegistration, UploadRequest
     from ems_tenants.models import Gateway, Membership, OAuthClient
 
     db = app.extensions["ems"].db
@@ -662,6 +761,21 @@ def _beta_state(app: Any, world: Any) -> tuple[Any, ...]:
             s.scalar(select(func.count()).select_from(GatewayEvent)),
             tuple(s.execute(select(Reconciliation.code, Reconciliation.checked_at)).all()),
         )
+        uploads = (
+            tuple(
+                s.execute(
+                    select(
+                        UploadRegistration.id,
+                        UploadRegistration.base_url,
+                        UploadRegistration.status,
+                        UploadRegistration.enabled,
+                    ).order_by(UploadRegistration.id)
+                ).all()
+            ),
+            tuple(s.execute(select(UploadCode.id, UploadCode.code, UploadCode.name)).all()),
+            tuple(s.execute(select(UploadItem.id, UploadItem.status, UploadItem.value)).all()),
+            s.scalar(select(func.count()).select_from(UploadRequest)),
+        )
     passwd = (app.extensions["ems"].settings.broker_dir / "passwd").read_text(encoding="utf-8")
     beta_accounts = tuple(line for line in passwd.splitlines() if line.startswith("beta-works-"))
     return (
@@ -673,6 +787,7 @@ def _beta_state(app: Any, world: Any) -> tuple[Any, ...]:
         latest,
         quarantined,
         health,
+        uploads,
         beta_accounts,
         _actuals_state(app, world),
     )

@@ -48,6 +48,9 @@ def _blueprints() -> list[Any]:
     from ems.sites.api import blp as sites_blp
     from ems.telemetry.api import blp as telemetry_blp
     from ems.telemetry.reconcile_api import blp as reconcile_blp
+    from ems.upload.api import blp as upload_blp
+    from ems.upload.codes_api import blp as upload_codes_blp
+    from ems.upload.stats_api import blp as upload_stats_blp
     from ems.web.health import blp as health_blp
     from ems_tenants.api import admin_blp, signup_blp
     from ems_tenants.gateway_api import blp as gateways_blp
@@ -71,6 +74,9 @@ def _blueprints() -> list[Any]:
         personnel_blp,
         equipment_blp,
         networks_blp,
+        upload_blp,
+        upload_stats_blp,
+        upload_codes_blp,
         regulator_blp,
     ]
 

@@ -160,7 +160,9 @@ def upgrade() -> None:
             ["product_id"], [f"{T}.products.id"], name=op.f("fk_upload_codes_product_id_products")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_upload_codes")),
-        sa.UniqueConstraint("registration_id", "code", name=op.f("uq_upload_codes_registration_id")),
+        sa.UniqueConstraint(
+            "registration_id", "code", name=op.f("uq_upload_codes_registration_id")
+        ),
         schema=T,
     )
     op.create_table(

@@ -1,53 +1,184 @@
-"""Regulator routes: ``/api/v1/regulator/...``, scoped to the regulator's region.
+"""Regulator routes: ``/api/v1/regulator/...``, read-only, scoped to the regulator's region.
 
 A regulator never reaches tenant routes (it holds no membership, so they answer
-404); it reads only the registry entries of enterprises in its region here, and
-what they uploaded once the upload issue lands.
+404). Here it reads the registry facts of the enterprises in its region and the
+control-schema copies of what they uploaded (:mod:`ems.regulator.services`);
+an enterprise outside the region answers 404 exactly like a missing one.
 """
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-import marshmallow as ma
 from flask_smorest import Blueprint
-from sqlalchemy import select
 
 from ems.auth.permissions import require_regulator
+from ems.db import utcnow
+from ems.errors import InvalidInput
+from ems.regulator import services
+from ems.regulator.schemas import (
+    EnterpriseDetailSchema,
+    EnterpriseSchema,
+    EnterpriseStatisticsSchema,
+    FigureQuerySchema,
+    FigureSchema,
+    RangeSchema,
+    RegionStatisticsSchema,
+    SubmissionSchema,
+    TotalsQuerySchema,
+    TotalsSchema,
+)
+from ems.upload import periods, stats
+from ems.upload.models import UploadedFigure
 from ems.web.pagination import paginate
 from ems.web.pipeline import current_principal, db
-from ems_tenants.models import Tenant, TenantStatus
-from ems_tenants.validation import region_prefix, region_within
+from ems_tenants.models import Tenant
+from ems_tenants.validation import region_within
 
 blp = Blueprint(
     "regulator", __name__, url_prefix="/api/v1/regulator", description="Regulator's view"
 )
 
-
-class EnterpriseSchema(ma.Schema):
-    """An enterprise as a regulator sees it (registry facts only)."""
-
-    name = ma.fields.String()
-    credit_code = ma.fields.String()
-    region_code = ma.fields.String()
-    industry_code = ma.fields.String()
+DEFAULT_DAYS = 30
 
 
-def _region_filter(scope: str) -> Any:
-    return Tenant.region_code.startswith(region_prefix(scope), autoescape=True)
+def _scope() -> str:
+    return require_regulator(current_principal())
+
+
+def _days(query: dict[str, Any], tz: ZoneInfo) -> tuple[date, date]:
+    """The inclusive local day range asked for (default: the last 30 days)."""
+    end: date = query.get("end") or utcnow().astimezone(tz).date()
+    start: date = query.get("start") or end - timedelta(days=DEFAULT_DAYS - 1)
+    stats.check_days(start, end)
+    return start, end
+
+
+def _enterprise(credit_code: str) -> Tenant:
+    return services.access_enterprise(db(), _scope(), credit_code)
 
 
 @blp.route("/enterprises")
 @blp.response(200, EnterpriseSchema(many=True))
 @blp.paginate()
 def enterprises(pagination_parameters: Any) -> list[Tenant]:
-    """List the enterprises in the regulator's region."""
-    scope = require_regulator(current_principal())
-    stmt = (
-        select(Tenant)
-        .where(Tenant.status == TenantStatus.ACTIVE, _region_filter(scope))
-        .order_by(Tenant.region_code, Tenant.name)
-    )
-    rows: list[Tenant] = paginate(db(), stmt, pagination_parameters)
+    """List the enterprises in the regulator's region (suspended ones marked)."""
+    scope = _scope()
+    rows: list[Tenant] = paginate(db(), services.enterprises(scope), pagination_parameters)
     assert all(region_within(scope, t.region_code) for t in rows)  # noqa: S101 - defence in depth
     return rows
+
+
+@blp.route("/enterprises/<credit_code>")
+@blp.response(200, EnterpriseDetailSchema)
+def enterprise(credit_code: str) -> dict[str, Any]:
+    """One enterprise: registry facts, its latest information, 30 days of statistics."""
+    tenant = _enterprise(credit_code)
+    end = utcnow().astimezone(ZoneInfo(tenant.timezone)).date()
+    start = end - timedelta(days=DEFAULT_DAYS - 1)
+    summary = services.tallies(db(), [tenant.id], start, end)[tenant.id]
+    return {
+        **EnterpriseSchema().dump(tenant),
+        "info": services.latest_submissions(db(), tenant.id, "info"),
+        "last_30_days": {"start": start, "end": end, **_tally(summary)},
+    }
+
+
+def _tally(tally: services.EnterpriseTally) -> dict[str, Any]:
+    return {
+        name: getattr(tally, name)
+        for name in (
+            "expected",
+            "uploaded",
+            "on_time",
+            "failed_requests",
+            "completeness",
+            "timeliness",
+            "warning",
+            "message",
+            "days_reported",
+        )
+    }
+
+
+@blp.route("/enterprises/<credit_code>/figures")
+@blp.arguments(FigureQuerySchema, location="query")
+@blp.response(200, FigureSchema(many=True))
+@blp.paginate()
+def enterprise_figures(
+    query: dict[str, Any], pagination_parameters: Any, credit_code: str
+) -> list[dict[str, Any]]:
+    """What the enterprise uploaded and the platforms accepted (latest versions by default)."""
+    tenant = _enterprise(credit_code)
+    if query.get("start") and query.get("end") and query["start"] > query["end"]:
+        raise InvalidInput("'from' is after 'to'", fields={"from": ["after 'to'"]})
+    stmt = services.figures(
+        tenant,
+        stat_type=query.get("stat_type"),
+        code=query["code"].replace("-", "") if "code" in query else None,
+        first=query.get("start"),
+        last=query.get("end"),
+        all_versions=query["versions"] == "all",
+    )
+    tz = ZoneInfo(tenant.timezone)
+    rows: list[UploadedFigure] = paginate(db(), stmt, pagination_parameters)
+    columns = [c.key for c in UploadedFigure.__table__.columns if c.key != "tenant_id"]
+    out = []
+    for row in rows:
+        figure = {c: getattr(row, c) for c in columns}
+        out.append({**figure, "stat_date": periods.stat_date(row.period_start, tz)})
+    return out
+
+
+@blp.route("/enterprises/<credit_code>/statistics")
+@blp.arguments(RangeSchema, location="query")
+@blp.response(200, EnterpriseStatisticsSchema)
+def enterprise_statistics(query: dict[str, Any], credit_code: str) -> dict[str, Any]:
+    """Completeness and timeliness of one enterprise per platform and day, as published."""
+    tenant = _enterprise(credit_code)
+    start, end = _days(query, ZoneInfo(tenant.timezone))
+    total = services.tallies(db(), [tenant.id], start, end)[tenant.id]
+    return {
+        "start": start,
+        "end": end,
+        "total": _tally(total),
+        "profiles": services.day_statistics(db(), tenant.id, start, end),
+    }
+
+
+@blp.route("/enterprises/<credit_code>/meters")
+@blp.response(200, SubmissionSchema(many=True))
+def enterprise_meters(credit_code: str) -> list[Any]:
+    """The latest meter ledger each platform accepted from the enterprise."""
+    tenant = _enterprise(credit_code)
+    return services.latest_submissions(db(), tenant.id, "meters")
+
+
+@blp.route("/totals")
+@blp.arguments(TotalsQuerySchema, location="query")
+@blp.response(200, TotalsSchema)
+def region_totals(query: dict[str, Any]) -> dict[str, Any]:
+    """Whole-plant comprehensive consumption summed over the region, per period and energy."""
+    scope = _scope()
+    start, end = _days(query, services.REGION_TZ)
+    return {
+        "stat_type": query["stat_type"],
+        "start": start,
+        "end": end,
+        "periods": services.totals(db(), scope, query["stat_type"], start, end),
+    }
+
+
+@blp.route("/statistics")
+@blp.arguments(RangeSchema, location="query")
+@blp.response(200, RegionStatisticsSchema(many=True))
+@blp.paginate()
+def region_statistics(query: dict[str, Any], pagination_parameters: Any) -> list[dict[str, Any]]:
+    """Completeness and timeliness of each enterprise in the region over the range."""
+    scope = _scope()
+    start, end = _days(query, services.REGION_TZ)
+    rows: list[Tenant] = paginate(db(), services.enterprises(scope), pagination_parameters)
+    found = services.tallies(db(), [t.id for t in rows], start, end)
+    return [{**EnterpriseSchema().dump(t), **_tally(found[t.id])} for t in rows]

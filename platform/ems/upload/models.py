@@ -251,7 +251,9 @@ class UploadItem(TenantBase):
     __tablename__ = "upload_items"
     __table_args__ = (
         UniqueConstraint("registration_id", "code", "stat_type", "period_start", "version"),
-        Index("ix_upload_items_registration_id_status", "registration_id", "status", "period_start"),
+        Index(
+            "ix_upload_items_registration_id_status", "registration_id", "status", "period_start"
+        ),
         CheckConstraint(
             "status IN ('pending', 'accepted', 'correction', 'superseded')", name="status"
         ),

@@ -21,6 +21,7 @@ from ems.db import libpq_url, utcnow
 from ems.reminders import notify as reminder_notify
 from ems.reminders import services as reminders
 from ems.telemetry import partitions, reconcile, rollups
+from ems.upload import service as upload_service
 from ems.workers import broker as _broker  # noqa: F401 - sets the broker before actors exist
 from ems.workers.runtime import database, tenant_transaction
 from ems.workers.scheduler import periodic
@@ -244,3 +245,35 @@ def send_reminders_all_tenants() -> None:
     """Send ``send_reminders`` for every active tenant, daily (00:00 UTC)."""
     for tenant_id in _active_tenant_ids():
         send_reminders.send(tenant_id)
+
+
+@dramatiq.actor(queue_name="ems-upload", max_retries=0, time_limit=30 * 60 * 1000)
+def upload_tenant(tenant_id: int) -> None:
+    """One upload cycle of a tenant: version check, queue new figures, send the backlog.
+
+    No Dramatiq retries: the outbox itself retries (with back-off) on the next cycle,
+    and a cycle that overlaps a running one skips that registration (advisory lock).
+    """
+    settings = load_settings()
+    for report in upload_service.cycle(database(), tenant_id, settings.secret_key, utcnow()):
+        if report.sent is not None and (report.sent.accepted or report.sent.failed):
+            log.info(
+                "tenant %s, %s: %d accepted in %d requests%s",
+                tenant_id,
+                report.profile,
+                report.sent.accepted,
+                report.sent.requests,
+                f"; stopped: {report.sent.reason}" if report.sent.failed else "",
+            )
+
+
+@periodic(every_seconds=300)
+@dramatiq.actor(queue_name="ems-maintenance", max_retries=0)
+def upload_all_tenants() -> None:
+    """Send ``upload_tenant`` for every active tenant, every 5 minutes.
+
+    Real-time items are 15 minutes long by default; a 5-minute tick queues each soon
+    after it closes and gives the back-off (5 minutes doubling to an hour) its steps.
+    """
+    for tenant_id in _active_tenant_ids():
+        upload_tenant.send(tenant_id)
