@@ -119,6 +119,22 @@ if ! listening "$BROKER_PORT"; then
   echo "Mosquitto did not start on port $BROKER_PORT; see var/log/broker.log" >&2
   exit 1
 fi
+# A simulated provincial monitoring platform (Yunnan style: access keys, SM4 PIN block),
+# which the worker uploads the demo tenant's figures to every 5 minutes. It keeps its
+# accounts in memory, so the demo registers again on every run; what it accepted is
+# appended to var/provsim/records.jsonl.
+PROVSIM_PORT=${EMS_PROVSIM_PORT:-8310}
+if listening "$PROVSIM_PORT"; then
+  echo "port $PROVSIM_PORT is in use; choose another with EMS_PROVSIM_PORT" >&2
+  exit 1
+fi
+mkdir -p var/provsim
+credit=$(psql -h 127.0.0.1 -U postgres -Atc "select credit_code || ':' || region_code from control.tenants where slug='demo-steel'" "$dbname")
+start provsim ems-provsim --profile yunnan --port "$PROVSIM_PORT" \
+  --provision "$credit:204816" --record var/provsim/records.jsonl
+for _ in $(seq 1 40); do listening "$PROVSIM_PORT" && break; sleep 0.25; done
+ems demo upload --url "http://127.0.0.1:$PROVSIM_PORT"
+
 start ingest ems ingest run --client-id ingest-run-1
 start api ems api --bind "127.0.0.1:$PORT"
 start worker ems worker
@@ -156,7 +172,9 @@ EMS is running.
   Edge agent:   ems-edge status --config var/edge/agent.yaml   (local API http://127.0.0.1:8765/status)
   Readings:     psql -h 127.0.0.1 -U postgres $dbname -c 'select count(*), max(ts) from $schema.readings'
   Real time:    GET /api/v1/tenants/demo-steel/realtime (log in as the energy manager)
-  Logs:         var/log/{api,worker,scheduler,broker,ingest,plant,edge-agent}.log
+  Province:     simulated platform http://127.0.0.1:$PROVSIM_PORT (accepted rows: var/provsim/records.jsonl)
+                GET /api/v1/tenants/demo-steel/upload/statistics/days, /upload/requests
+  Logs:         var/log/{api,worker,scheduler,broker,ingest,plant,edge-agent,provsim}.log
 Press Ctrl-C to stop.
 MSG
 # Ctrl-C reaches every process of the group, and some end by themselves before the trap runs.

@@ -401,6 +401,18 @@ def demo_seed(password: str) -> None:
             click.echo(line)
 
 
+@demo.command("upload")
+@click.option("--url", default="http://127.0.0.1:8310", show_default=True)
+@click.option("--tenant", "slug", default="demo-steel", show_default=True)
+def demo_upload(url: str, slug: str) -> None:
+    """Register the demo tenant on the simulated provincial platform (ems-provsim)."""
+    from ems.demo import seed_upload
+
+    with _transaction() as (session, database, settings):
+        for line in seed_upload(session, database, settings, url, slug=slug):
+            click.echo(line)
+
+
 # --- gateways and ingest -----------------------------------------------------------------
 
 

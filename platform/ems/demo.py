@@ -51,3 +51,91 @@ def seed(session: Session, db: Database, settings: Settings, password: str) -> l
         f"platform admin: {ADMIN_EMAIL} / {password}",
         f"energy manager: {MANAGER_EMAIL} / {password} (tenant {DEMO_SLUG})",
     ]
+
+
+# The demo's mapping to the simulated Yunnan-style platform's codes (its dictionaries are
+# simulated too: ems_provsim/data). A real enterprise maps its own figures to the codes
+# its province publishes, through /upload/registrations/<id>/codes.
+DEMO_CODES = (
+    # code, name, source, energy type, real time
+    ("0000000002120002", "全厂电力消费量", "category", "electricity", True),
+    ("0000000001000002", "全厂综合能源消费量", "comprehensive", None, False),
+)
+DEMO_PIN = "204816"
+
+
+def seed_upload(
+    session: Session,
+    db: Database,
+    settings: Settings,
+    url: str,
+    pin: str = DEMO_PIN,
+    slug: str = DEMO_SLUG,
+) -> list[str]:
+    """Register a demo tenant on the simulated provincial platform at ``url``; map its codes."""
+    from ems.context import TenantRef, current_tenant
+    from ems.upload import crypto, registration
+    from ems.upload.models import RegistrationStatus, UploadCode, UploadRegistration
+
+    tenant = session.scalar(select(Tenant).where(Tenant.slug == slug))
+    if tenant is None or tenant.schema_name is None:
+        return [f"tenant {slug} missing: run `ems demo seed` first"]
+    token = current_tenant.set(
+        TenantRef(id=tenant.id, slug=tenant.slug, schema_name=tenant.schema_name)
+    )
+    try:
+        with db.transaction(tenant.schema_name) as ts:
+            reg = ts.scalar(
+                select(UploadRegistration).where(UploadRegistration.profile == "yunnan")
+            )
+            if reg is None:
+                reg = UploadRegistration(
+                    profile="yunnan",
+                    base_url=url,
+                    enterprise_code=tenant.credit_code,
+                    region_code=tenant.region_code,
+                    enabled=True,
+                    realtime_minutes=15,
+                    status=RegistrationStatus.NEW,
+                    urls={},
+                    consecutive_failures=0,
+                )
+                ts.add(reg)
+            reg.base_url = url
+            reg.pin = crypto.seal(settings.secret_key, pin.encode("ascii"))
+            ts.flush()
+            build = registration.client_factory(settings.secret_key)
+            # Every run: the simulated platform keeps its accounts in memory only.
+            with build(reg) as client:
+                answer = registration.register(ts, reg, client, settings.secret_key)
+            if not answer.ok:
+                return [f"provincial platform at {url}: registration refused: {answer.message}"]
+            with build(reg) as client:
+                registration.check_version(ts, reg, client, settings.secret_key)
+            known = set(
+                ts.scalars(select(UploadCode.code).where(UploadCode.registration_id == reg.id))
+            )
+            for code, name, source, energy_type, realtime in DEMO_CODES:
+                if code not in known:
+                    ts.add(
+                        UploadCode(
+                            registration_id=reg.id,
+                            code=code,
+                            name=name,
+                            scope=1,
+                            source=source,
+                            energy_type=energy_type,
+                            input_type=2,
+                            realtime=realtime,
+                            day=True,
+                            month=True,
+                            year=True,
+                            enabled=True,
+                        )
+                    )
+            return [
+                f"provincial upload: {tenant.slug} registered on the simulated Yunnan-style "
+                f"platform at {url} (device {reg.device_id}, dictionaries v{reg.dic_version})"
+            ]
+    finally:
+        current_tenant.reset(token)

@@ -284,7 +284,7 @@ def test_the_platform_refusing_one_row_holds_back_only_that_row(
                 }
             ]
         }
-    )  # noqa: E501
+    )
     run_cycle(database, secret, plant, now)
 
     items = _items(database, plant)
