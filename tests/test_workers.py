@@ -326,3 +326,53 @@ def test_exactly_one_scheduler_leads(database: Any) -> None:
     stops[other].set()
     threads[other].join(timeout=5)
     assert leaders == [first, other]
+
+
+def test_upload_cycle_reaches_the_platform_through_rabbitmq(
+    broker: Any, run_worker: Any, database: Any, connect: Any, make_plant: Any, settings: Any
+) -> None:
+    """The 5-minute fan-out sends each tenant's cycle; the closed quarters' figures arrive."""
+    from datetime import timedelta
+
+    from ems.db import utcnow
+    from ems.upload import periods
+    from ems.upload.models import StatType
+    from ems.workers.actors import upload_all_tenants
+    from ems.workers.scheduler import JOBS
+    from ems_provsim.server import Simulator
+    from tests.telemetry.test_rollups import roll, write
+    from tests.upload.sender_fixtures import TZ, registered
+
+    jobs = {job.actor.actor_name: job.every_seconds for job in JOBS}
+    assert jobs["upload_all_tenants"] == 300
+    plant = make_plant()
+    now = utcnow()
+    since = periods.floor(StatType.REALTIME, now - timedelta(hours=1), TZ)
+    readings = [(since + timedelta(minutes=15 * i), 100.0 + 7 * i) for i in range(6)]
+    write(connect, plant.schema, plant.points["M1.energy"], readings)
+    roll(database, plant.schema, "Asia/Shanghai")
+    sim = Simulator("national").start()
+    try:
+        registered(database, str(settings.secret_key), plant, sim_platform(sim), since)
+        upload_all_tenants.send()
+        run_worker()
+        run_worker("ems-upload")
+        closed = periods.closed_between(
+            StatType.REALTIME, since, utcnow() - timedelta(minutes=3), TZ
+        )
+        got = {r["statDate"]: r["dataValue"] for r in sim.records()}
+        assert len(got) == len(closed) >= 3
+        # Each closed quarter carries 7 kWh, if its end reading is already written.
+        assert all(
+            v == 7
+            for k, v in got.items()
+            if k < readings[-1][0].astimezone(TZ).strftime("%Y-%m-%d %H:%M:%S")
+        )
+    finally:
+        sim.stop()
+
+
+def sim_platform(sim: Any) -> Any:
+    from tests.upload.sender_fixtures import Platform
+
+    return Platform(sim)
