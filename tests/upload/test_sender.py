@@ -393,3 +393,45 @@ def test_a_wrong_pin_keeps_the_rows_queued(
     key_requests = [r for r in log if r.endpoint == "access_key"]
     assert key_requests[-1].outcome == "refused"
     assert platform.sim.records() == []
+
+
+def test_enterprise_information_and_meter_ledger_reach_the_platform(
+    database: Any, make_plant: Any, secret: str, platform_for: Any
+) -> None:
+    from ems.meters.models import Meter
+    from ems.upload import registration
+    from ems.upload.models import UploadedSubmission, UploadRegistration
+    from ems_tenants.models import Tenant
+
+    plant = make_plant()
+    platform = platform_for("shandong", plant, database)  # gzip bodies; info is not encrypted
+    now = local(DAY)
+    reg_id = registered(database, secret, plant, platform, now, realtime=False)
+    with database.transaction(plant.schema) as session:
+        session.add(
+            Meter(name="总进线电能表", level=1, management_number="E-001", type_code="1206100")
+        )
+    with database.transaction(plant.schema) as session:
+        reg = session.get(UploadRegistration, reg_id)
+        with database.session() as control:
+            tenant = control.get(Tenant, plant.tenant_id)
+        factory = registration.client_factory(secret, clock=lambda: now)
+        for kind in ("info", "meters"):
+            with factory(reg) as client:
+                answer = registration.upload_submission(session, reg, client, secret, tenant, kind)
+            assert answer.ok, answer.message
+    infos = platform.sim.infos()
+    assert [i["data"]["enterpriseCode"] for i in infos] == [tenant.credit_code]
+    assert infos[0]["data"]["enterpriseName"] == tenant.name
+    ledgers = platform.sim.meter_ledgers()
+    assert [m["managementNumber"] for m in ledgers[0]["data"]] == ["E-001"]
+    assert ledgers[0]["data"][0]["meterType"] == "1206100"
+    with database.session() as control:
+        kinds = sorted(
+            control.scalars(
+                select(UploadedSubmission.kind).where(
+                    UploadedSubmission.tenant_id == plant.tenant_id
+                )
+            )
+        )
+    assert kinds == ["info", "meters"]
