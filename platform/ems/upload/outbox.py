@@ -104,9 +104,16 @@ class Sent:
 
 
 def _dictionary(session: Session, reg: UploadRegistration) -> codes.Dictionary | None:
+    """The dictionary in use, loaded once per session (queue and send share it)."""
     if reg.dic_version is None:
         return None
-    return codes.Dictionary.load(session, reg.id, reg.dic_version)
+    cache: dict[tuple[int, str], codes.Dictionary] = session.info.setdefault(
+        "ems_upload_dictionaries", {}
+    )
+    key = (reg.id, reg.dic_version)
+    if key not in cache:
+        cache[key] = codes.Dictionary.load(session, reg.id, reg.dic_version)
+    return cache[key]
 
 
 def _prepare(
@@ -519,6 +526,8 @@ def send(
         reg.backoff_until = None
         if commit is not None:
             commit()
+        if len(batch) < profile.batch_size:
+            break  # that was the last of them
     return sender.result
 
 

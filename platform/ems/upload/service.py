@@ -15,11 +15,12 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
 from ems.context import TenantRef, current_tenant
 from ems.db import Database
 from ems.errors import NotFound
-from ems.upload import outbox, periods, registration
+from ems.upload import outbox, periods, registration, stats
 from ems.upload.client import PlatformClient
 from ems.upload.models import RegistrationStatus, StatType, UploadItem, UploadRegistration
 from ems_tenants.models import Tenant
@@ -45,12 +46,10 @@ def _days_touched(tz: ZoneInfo, now: datetime) -> set[date]:
     return {today, today - timedelta(days=1)}
 
 
-def _publish(session: object, tenant_id: int, reg: UploadRegistration, days: set[date]) -> None:
-    try:
-        from ems.upload import stats
-    except ImportError:  # pragma: no cover - the statistics module ships with this one
-        return
-    stats.publish(session, tenant_id, reg, sorted(days))  # type: ignore[arg-type]
+def _publish(
+    session: Session, tenant_id: int, reg: UploadRegistration, days: set[date], now: datetime
+) -> None:
+    stats.publish(session, tenant_id, reg, sorted(days), now)
 
 
 def cycle(
@@ -135,7 +134,7 @@ def _one(
             )
         )
         days.update(periods.local_day(start, tz) for start in accepted_starts)
-        _publish(session, ref.id, reg, days)
+        _publish(session, ref.id, reg, days, now)
     if report.sent and report.sent.failed:
         log.warning(
             "tenant %s, %s: upload stopped (%s); backing off",
