@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import Any
 
 import marshmallow as ma
@@ -36,6 +37,7 @@ from ems.web.pagination import paginate
 from ems.web.pipeline import db
 from ems.web.state import state
 from ems.web.tenancy import bound_tenant, bound_tenant_row, requires, tenant_blueprint
+from ems_tenants.validation import uscc_check_character
 
 blp = tenant_blueprint(
     "upload", __name__, description="Upload to provincial monitoring platforms (DB53/T 1026 §4.11)"
@@ -70,18 +72,26 @@ def _url(value: str) -> None:
         raise ma.ValidationError("must be an http(s) URL")
 
 
+def _credit_code(value: str) -> None:
+    if not re.fullmatch(r"[0-9A-HJ-NPQRTUWXY]{18}", value):
+        raise ma.ValidationError("an 18-character unified social credit code")
+    if uscc_check_character(value[:17]) != value[17]:
+        raise ma.ValidationError("the check character does not match (GB 32100)")
+
+
 class RegistrationInputSchema(ma.Schema):
     """A platform account to set up (secrets are write-only)."""
 
     profile = ma.fields.String(required=True, validate=_profile_code)
     base_url = ma.fields.String(required=True, validate=[validate.Length(max=500), _url])
-    enterprise_code = ma.fields.String(
-        validate=validate.Regexp(r"^[0-9A-HJ-NPQRTUWXY]{18}$", error="18-character credit code")
-    )
-    region_code = ma.fields.String(validate=validate.Regexp(r"^\d{6}$", error="6 digits"))
+    enterprise_code = ma.fields.String(validate=_credit_code)
+    # ASCII only and anchored at the very end (\Z): "\d" takes full-width digits, "$" a newline.
+    region_code = ma.fields.String(validate=validate.Regexp(r"^[0-9]{6}\Z", error="6 digits"))
     enabled = ma.fields.Boolean(load_default=True)
     realtime_minutes = ma.fields.Integer(validate=validate.OneOf([15, 30, 60]))
-    pin = ma.fields.String(load_only=True, validate=validate.Regexp(r"^\d{4,14}$"))
+    pin = ma.fields.String(
+        load_only=True, validate=validate.Regexp(r"^[0-9]{4,14}\Z", error="4 to 14 digits")
+    )
     client_p12_base64 = ma.fields.String(load_only=True)
     client_p12_password = ma.fields.String(load_only=True, validate=validate.Length(max=200))
     server_ca_pem = ma.fields.String(allow_none=True, validate=validate.Length(max=20000))

@@ -362,12 +362,13 @@ class PlatformClient:
         exchange.message = answer.get("responseMessage") or None
         if response.status_code >= 500:
             exchange.outcome = "error"
-        elif exchange.response_code == self.profile.success_code:
-            exchange.outcome = "accepted"
-        else:
+        elif response.status_code >= 400 or exchange.response_code != self.profile.success_code:
+            # A 4xx is never success, whatever its body says.
             exchange.outcome = "refused"
             if exchange.message is None:
                 exchange.message = f"HTTP {response.status_code}, responseCode {code!r}"
+        else:
+            exchange.outcome = "accepted"
 
 
 def _plain(value: Any) -> str:

@@ -19,6 +19,7 @@ of the database alone does not let anyone upload in an enterprise's name.
 from __future__ import annotations
 
 import os
+import re
 
 from cryptography.hazmat.primitives import hashes, padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -81,7 +82,8 @@ def decrypt_field(kind: str, key: bytes, hex_text: str) -> str:
 
 def pin_block(pin: str) -> str:
     """Two-digit length, the PIN, then ``F`` up to 16 characters."""
-    if not pin.isdigit() or not 4 <= len(pin) <= 14:
+    # ASCII digits only: str.isdigit() also takes full-width and other scripts' digits.
+    if not re.fullmatch(r"[0-9]{4,14}", pin):
         raise CipherError("the PIN must be 4 to 14 digits")
     return f"{len(pin):02d}{pin}".ljust(16, "F")
 

@@ -174,8 +174,14 @@ def parse(raw: dict[str, Any], source: str) -> Profile:
         if not isinstance(section, dict):
             problems.append("bearer: auth = 'bearer' needs a [bearer] section")
         else:
-            path = _take(section, "access_key_path", str, problems)
-            renew = _take(section, "renew_before_seconds", int, problems)
+            found: list[str] = []
+            path = _take(section, "access_key_path", str, found)
+            renew = _take(section, "renew_before_seconds", int, found)
+            found.extend(
+                f"{key}: unknown key"
+                for key in sorted(set(section) - {"access_key_path", "renew_before_seconds"})
+            )
+            problems.extend(f"bearer.{problem}" for problem in found)
             if path is not None and renew is not None:
                 bearer = Bearer(access_key_path=path, renew_before_seconds=renew)
     elif "bearer" in raw:

@@ -150,6 +150,13 @@ def keep_exchanges(
     return done
 
 
+def _failed(registration: UploadRegistration) -> None:
+    """A refused registration: an account already registered keeps its credentials and
+    keeps uploading with them (a blip during a re-registration must not stop it)."""
+    if registration.status != RegistrationStatus.REGISTERED:
+        registration.status = RegistrationStatus.FAILED
+
+
 def register(
     session: Session,
     registration: UploadRegistration,
@@ -162,7 +169,7 @@ def register(
     exchange = client.register()
     keep_exchanges(session, registration, client, secret, manual=manual)
     if not exchange.ok:
-        registration.status = RegistrationStatus.FAILED
+        _failed(registration)
         return exchange
     body: dict[str, Any] = exchange.body
     profile = profiles.get(registration.profile)
@@ -183,7 +190,7 @@ def register(
     if problems or not isinstance(device_id, str) or not isinstance(secret_key, str):
         # Accepted by the platform but unusable: say so in the log, keep the old state.
         _mark(session, exchange, "error", "registration answer incomplete: " + ", ".join(problems))
-        registration.status = RegistrationStatus.FAILED
+        _failed(registration)
         return exchange
     registration.device_id = device_id
     registration.secret_key = crypto.seal(secret, secret_key.encode("utf-8"))
@@ -207,7 +214,9 @@ def _entry(raw: Any, item: int) -> tuple[dict[str, Any] | None, str | None]:
     if not isinstance(code, str) or not code or not isinstance(name, str):
         return None, f"item {item}: an entry lacks code or name"
     precision = raw.get("precision")
-    if precision is not None and (not isinstance(precision, int) or not 0 <= precision <= 8):
+    if precision is not None and (
+        isinstance(precision, bool) or not isinstance(precision, int) or not 0 <= precision <= 8
+    ):
         return None, f"item {item}, code {code}: precision {precision!r} is not 0..8"
     coefficient: Decimal | None = None
     if raw.get("coefficient") not in (None, ""):
