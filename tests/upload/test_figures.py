@@ -202,6 +202,33 @@ def test_category_and_point_figures(plant: Any) -> None:
     assert year[(5, y)].value is None
 
 
+def test_reactive_energy_in_the_electricity_category_is_not_consumption(
+    make_plant: Any, connect: Any, database: Any
+) -> None:
+    """A kvarh counter counted in the electricity category (as the demo plant's meters
+    are) is left out of the kWh figure rather than failing it."""
+    built = make_plant(
+        (
+            ("M1.kwh", "cumulative", "kWh", None, None),
+            ("M1.kvarh", "cumulative", "kvarh", None, None),
+        )
+    )
+    start = local(2026, 2, 1)
+    for name, step in (("M1.kwh", 4.0), ("M1.kvarh", 1.5)):
+        write(
+            connect,
+            built.schema,
+            built.points[name],
+            [(t, 100 + i * step) for i, t in enumerate(every(start, 5))],
+        )
+    roll(database, built.schema, "Asia/Shanghai")
+    with database.session(built.schema) as session:
+        got = values(
+            session, [code(1, "category", energy_type="electricity")], StatType.REALTIME, [start]
+        )
+    assert got[(1, start)] == Figure(D(4), "kWh", 0, None)
+
+
 def test_manual_quantities_and_the_comprehensive_fallback(plant: Any) -> None:
     session, _ = plant
     # 10 t of fresh water over local 31 January and 1 February, entered by hand: 5 t a day.

@@ -213,19 +213,22 @@ def _catalogue_unit(session: Session, energy_type: str, cache: dict[str, str | N
 def _one_unit(
     session: Session, energy_type: str, amounts: dict[str, Decimal], cache: dict[str, str | None]
 ) -> tuple[Decimal | None, str | None, str | None]:
-    """The amounts of one energy type in one unit: (value, unit, reason if none)."""
+    """The amounts of one energy type in one unit: (value, unit, reason if none).
+
+    With several units, those that scale to the catalogue's unit are added up in it;
+    the others measure something else (an electricity category also holds reactive
+    energy counters in kvarh, which are not consumption) and are left out.
+    """
     if len(amounts) == 1:
         ((unit, amount),) = amounts.items()
         return amount, unit, None
     target = _catalogue_unit(session, energy_type, cache)
-    total = Decimal(0)
-    for unit, amount in sorted(amounts.items()):
-        converted = convert(amount, unit, target)
-        if converted is None:
-            units = ", ".join(sorted(amounts))
-            return None, None, f"{energy_type} is recorded in {units}: not one unit"
-        total += converted
-    return total, target, None
+    converted = [convert(amount, unit, target) for unit, amount in sorted(amounts.items())]
+    kept = [value for value in converted if value is not None]
+    if not kept:
+        units = ", ".join(sorted(amounts))
+        return None, None, f"{energy_type} is recorded in {units}, none of them in {target}"
+    return sum(kept, Decimal(0)), target, None
 
 
 def _type_figure(
