@@ -25,6 +25,7 @@ def test_valid_credit_codes(code: str) -> None:
         ("91350100M000100Y44", "check character"),
         ("91350100M0001OOY43", "outside GB 32100"),
         ("9135010AM000100Y43", "outside GB 32100"),  # region part must be digits
+        ("9135０100M000100Y43", "outside GB 32100"),  # a full-width digit
         ("", "18 characters"),
     ],
 )
@@ -55,7 +56,15 @@ def test_schema_name_is_derived_from_a_valid_slug_only() -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "ok"), [("530100", True), ("000000", False), ("53010", False), ("53a100", False)]
+    ("value", "ok"),
+    [
+        ("530100", True),
+        ("000000", False),
+        ("53010", False),
+        ("53a100", False),
+        ("５３０１００", False),  # full-width digits
+        ("530100\n", False),
+    ],
 )
 def test_region_code_shape(value: str, ok: bool) -> None:
     if ok:

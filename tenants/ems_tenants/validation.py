@@ -16,10 +16,12 @@ from ems.errors import InvalidInput
 # a 31-character alphabet (no I, O, Z, S, V), the last one a weighted check.
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-_USCC_SHAPE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$")
+# ASCII digits and anchored at the very end: "\d" also takes full-width digits and "$" a
+# trailing newline, which would reach the check-character arithmetic and the database.
+USCC_SHAPE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}\Z")
 
 SLUG = re.compile(r"^[a-z][a-z0-9-]{2,38}[a-z0-9]$")
-REGION = re.compile(r"^\d{6}$")
+REGION = re.compile(r"^[0-9]{6}\Z")
 # GB/T 4754-2017 national economy industry classification: a section letter,
 # optionally followed by a division (2), group (3) or class (4) number.
 INDUSTRY = re.compile(r"^[A-T](\d{2}|\d{3}|\d{4})?$")
@@ -40,7 +42,7 @@ def credit_code(value: str, field: str = "credit_code") -> str:
             "unified social credit code must have 18 characters",
             fields={field: [f"expected 18 characters, got {len(code)}"]},
         )
-    if not _USCC_SHAPE.match(code):
+    if not USCC_SHAPE.match(code):
         raise InvalidInput(
             "unified social credit code has characters outside GB 32100",
             fields={field: ["only digits and the letters of GB 32100 (no I, O, S, V, Z)"]},

@@ -89,9 +89,7 @@ def _expected_day(steps: list[Decimal]) -> dict[tuple[int, str], Decimal]:
     out: dict[tuple[int, str], Decimal] = {}
     for i, step in enumerate(steps[:96]):
         start = local(DAY) + timedelta(minutes=15 * i)
-        stamp = start.astimezone(local(DAY).tzinfo).strftime("%Y-%m-%d %H:%M:%S")
         out[(0, _local_stamp(start))] = q2(step)
-        del stamp
     out[(1, f"{DAY.isoformat()} 00:00:00")] = q2(sum(steps[:96], Decimal(0)))
     return out
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from typing import Any
 
 import marshmallow as ma
@@ -37,7 +36,7 @@ from ems.web.pagination import paginate
 from ems.web.pipeline import db
 from ems.web.state import state
 from ems.web.tenancy import bound_tenant, bound_tenant_row, requires, tenant_blueprint
-from ems_tenants.validation import uscc_check_character
+from ems_tenants import validation
 
 blp = tenant_blueprint(
     "upload", __name__, description="Upload to provincial monitoring platforms (DB53/T 1026 §4.11)"
@@ -73,9 +72,10 @@ def _url(value: str) -> None:
 
 
 def _credit_code(value: str) -> None:
-    if not re.fullmatch(r"[0-9A-HJ-NPQRTUWXY]{18}", value):
+    # Exactly as the platform will receive it (no normalising, unlike the registry's).
+    if not validation.USCC_SHAPE.match(value):
         raise ma.ValidationError("an 18-character unified social credit code")
-    if uscc_check_character(value[:17]) != value[17]:
+    if validation.uscc_check_character(value[:17]) != value[17]:
         raise ma.ValidationError("the check character does not match (GB 32100)")
 
 
@@ -85,8 +85,7 @@ class RegistrationInputSchema(ma.Schema):
     profile = ma.fields.String(required=True, validate=_profile_code)
     base_url = ma.fields.String(required=True, validate=[validate.Length(max=500), _url])
     enterprise_code = ma.fields.String(validate=_credit_code)
-    # ASCII only and anchored at the very end (\Z): "\d" takes full-width digits, "$" a newline.
-    region_code = ma.fields.String(validate=validate.Regexp(r"^[0-9]{6}\Z", error="6 digits"))
+    region_code = ma.fields.String(validate=validate.Regexp(validation.REGION, error="6 digits"))
     enabled = ma.fields.Boolean(load_default=True)
     realtime_minutes = ma.fields.Integer(validate=validate.OneOf([15, 30, 60]))
     pin = ma.fields.String(

@@ -129,25 +129,34 @@ def keep_exchanges(
     *,
     item_ids: Iterable[int] = (),
     manual: bool = False,
-) -> list[Exchange]:
-    """Log the client's exchanges so far and store an access key it obtained."""
+) -> list[tuple[Exchange, UploadRequest]]:
+    """Log the client's exchanges so far and store an access key it obtained.
+
+    Returns each exchange with its log row, for a caller that finds the answer
+    unusable and corrects the outcome (:func:`_mark`).
+    """
     done = list(client.exchanges)
     client.exchanges.clear()
     ids = list(item_ids)
-    for exchange in done:
-        record(
-            session,
-            registration.id,
+    logged = [
+        (
             exchange,
-            item_ids=ids if exchange.endpoint == "data" else (),
-            manual=manual,
+            record(
+                session,
+                registration.id,
+                exchange,
+                item_ids=ids if exchange.endpoint == "data" else (),
+                manual=manual,
+            ),
         )
+        for exchange in done
+    ]
     if client.renewed_access_key is not None:
         key, expires_at = client.renewed_access_key
         registration.access_key = crypto.seal(secret, key.encode("utf-8"))
         registration.access_key_expires_at = expires_at
         client.renewed_access_key = None
-    return done
+    return logged
 
 
 def _failed(registration: UploadRegistration) -> None:
@@ -167,7 +176,7 @@ def register(
 ) -> Exchange:
     """Register the enterprise; store device id, secret key, URLs and batch time."""
     exchange = client.register()
-    keep_exchanges(session, registration, client, secret, manual=manual)
+    logged = keep_exchanges(session, registration, client, secret, manual=manual)
     if not exchange.ok:
         _failed(registration)
         return exchange
@@ -189,7 +198,7 @@ def register(
             problems.append(f"{key} missing")
     if problems or not isinstance(device_id, str) or not isinstance(secret_key, str):
         # Accepted by the platform but unusable: say so in the log, keep the old state.
-        _mark(session, exchange, "error", "registration answer incomplete: " + ", ".join(problems))
+        _mark(logged[-1], "error", "registration answer incomplete: " + ", ".join(problems))
         _failed(registration)
         return exchange
     registration.device_id = device_id
@@ -259,7 +268,7 @@ def download_dictionaries(
         logged = keep_exchanges(session, registration, client, secret, manual=manual)
         if not exchange.ok or not isinstance(exchange.body.get("data"), list):
             if exchange.ok:
-                _mark(session, logged[-1], "error", f"item {item}: the answer has no data list")
+                _mark(logged[-1], "error", f"item {item}: the answer has no data list")
             break
         problems: list[str] = []
         seen: set[tuple[str, str]] = set()
@@ -272,7 +281,7 @@ def download_dictionaries(
                 seen.add((entry["parent"], entry["code"]))
                 entries.append(entry)
         if problems:
-            _mark(session, logged[-1], "error", "; ".join(problems[:5]))
+            _mark(logged[-1], "error", "; ".join(problems[:5]))
             break
         rows.extend({"item": item, **e} for e in entries)
         items_done += 1
@@ -301,19 +310,11 @@ def download_dictionaries(
     return stored
 
 
-def _mark(session: Session, exchange: Exchange, outcome: str, message: str) -> None:
-    """Correct the outcome of the exchange just logged (the answer was unusable)."""
-    exchange.outcome = outcome
-    exchange.message = message
-    row = session.scalars(
-        select(UploadRequest)
-        .where(UploadRequest.endpoint == exchange.endpoint, UploadRequest.at == exchange.at)
-        .order_by(UploadRequest.id.desc())
-        .limit(1)
-    ).first()
-    if row is not None:
-        row.outcome = outcome
-        row.message = message
+def _mark(logged: tuple[Exchange, UploadRequest], outcome: str, message: str) -> None:
+    """Correct the outcome of an exchange just logged (the answer was unusable)."""
+    exchange, row = logged
+    exchange.outcome = row.outcome = outcome
+    exchange.message = row.message = message
 
 
 def check_version(
