@@ -12,7 +12,7 @@ from flask_smorest import Api
 from redis import Redis
 from werkzeug.exceptions import HTTPException
 
-from ems import __version__
+from ems import __version__, portal
 from ems.auth.keys import KeyStore
 from ems.auth.oauth import init_oauth
 from ems.config import Settings, load_settings
@@ -87,7 +87,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     if not settings.secret_key:
         raise EmsError("EMS_SECRET_KEY is not set; the session and key encryption need it")
     db = db or Database(settings.database_url)
-    app = Flask("ems")
+    # Static files are the portal's own routes (ems.portal.assets), not Flask's default.
+    app = Flask("ems", template_folder="portal/templates", static_folder=None)
     # Chinese names stay readable in answers and logs instead of \u escapes.
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.config.update(
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         api.register_blueprint(blp)
     init_oauth(app, db, keys, settings)
     metrics.register(app)
+    portal.register(app)
 
     @app.get("/api/v1/swagger-ui/<path:filename>")
     def swagger_assets(filename: str) -> Response:

@@ -30,6 +30,8 @@ class Settings:
     audience: str = "ems-api"
     access_token_ttl: int = 3600
     session_ttl: int = 8 * 3600
+    # A portal session left alone this long ends (a shared control-room PC).
+    session_idle: int = 30 * 60
     secure_cookies: bool = False
     migrations_dir: Path = field(
         default_factory=lambda: Path(__file__).resolve().parents[2] / "migrations"
@@ -73,6 +75,7 @@ def load_settings() -> Settings:
         audience=_env("EMS_AUDIENCE", defaults.audience),
         access_token_ttl=token_ttl,
         session_ttl=int(_env("EMS_SESSION_TTL", str(defaults.session_ttl))),
+        session_idle=int(_env("EMS_SESSION_IDLE", str(defaults.session_idle))),
         secure_cookies=_env("EMS_SECURE_COOKIES", "0") == "1",
         migrations_dir=Path(_env("EMS_MIGRATIONS_DIR", str(defaults.migrations_dir))),
         mqtt_url=_env("EMS_MQTT_URL", defaults.mqtt_url),

@@ -16,7 +16,6 @@ from ems.web.ratelimit import rate_limit
 from ems.web.state import state
 from ems_tenants import archive, members, services
 from ems_tenants.models import (
-    Membership,
     Plan,
     ProviderOrganisation,
     Tenant,
@@ -62,13 +61,14 @@ class Signup(MethodView):
     def post(self, data: dict[str, Any]) -> dict[str, str]:
         """Apply for a subscription; a platform administrator approves it."""
         rate_limit(f"signup:{request.remote_addr}", state().settings.signups_per_minute)
-        session = db()
-        tenant = services.create_tenant(session, services.TenantDraft(**data["tenant"]))
         admin = data["admin"]
-        user = members.create_user(
-            session, email=admin["email"], name=admin["name"], password=admin["password"]
+        tenant = members.sign_up(
+            db(),
+            services.TenantDraft(**data["tenant"]),
+            email=admin["email"],
+            name=admin["name"],
+            password=admin["password"],
         )
-        session.add(Membership(user=user, tenant_id=tenant.id, role="tenant_admin"))
         return {
             "slug": tenant.slug,
             "status": tenant.status,

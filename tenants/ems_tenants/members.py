@@ -14,6 +14,7 @@ from ems.db import utcnow
 from ems.errors import Conflict, InvalidInput, NotFound
 from ems_tenants import validation
 from ems_tenants.models import Membership, OAuthClient, ProviderOrganisation, Role, Tenant, User
+from ems_tenants.services import TenantDraft, create_tenant
 
 
 def _password(password: str) -> str:
@@ -152,3 +153,13 @@ def access_client(session: Session, tenant_id: int, client_id: str) -> OAuthClie
 def revoke_client(session: Session, client: OAuthClient) -> None:
     """Revoke a client: its tokens stop working on the next request."""
     client.revoked_at = utcnow()
+
+
+def sign_up(
+    session: Session, draft: TenantDraft, *, email: str, name: str, password: str
+) -> Tenant:
+    """An application: a pending tenant and its future administrator (who logs in once approved)."""
+    tenant = create_tenant(session, draft)
+    user = create_user(session, email=email, name=name, password=password)
+    session.add(Membership(user=user, tenant_id=tenant.id, role="tenant_admin"))
+    return tenant

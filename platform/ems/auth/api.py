@@ -4,26 +4,18 @@ from __future__ import annotations
 
 import base64
 import binascii
-import time
 from typing import Any
 
 import marshmallow as ma
-from flask import Response, current_app, g, request, session
+from flask import Response, current_app, request, session
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import validate
-from sqlalchemy import select
 
-from ems.auth.passwords import DUMMY_HASH, verify_password
-from ems.auth.principals import user_principal
-from ems.db import utcnow
+from ems.auth.sessions import log_in, tenants_of
 from ems.errors import Unauthenticated
-from ems.web.pipeline import current_principal, db, new_csrf_token
-from ems.web.ratelimit import rate_limit
+from ems.web.pipeline import current_principal
 from ems.web.state import state
-from ems_tenants.models import Membership, Tenant, TenantStatus, User
-
-FAILED_LOGINS_PER_MINUTE = 10
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Identity and tokens")
 
@@ -77,19 +69,6 @@ def _me() -> dict[str, Any]:
     principal = current_principal()
     if principal is None:
         raise Unauthenticated("authentication required")
-    rows: list[Any] = []
-    if principal.kind == "user":
-        rows = list(
-            db().execute(
-                select(Tenant.slug, Tenant.name, Tenant.status, Membership.role)
-                .join(Membership, Membership.tenant_id == Tenant.id)
-                .where(
-                    Membership.user_id == int(principal.id),
-                    Tenant.status.in_((TenantStatus.ACTIVE, TenantStatus.SUSPENDED)),
-                )
-                .order_by(Tenant.name)
-            )
-        )
     return {
         "kind": principal.kind,
         "id": principal.id,
@@ -97,10 +76,7 @@ def _me() -> dict[str, Any]:
         "is_platform_admin": principal.is_platform_admin,
         "regulator_region": principal.regulator_region,
         "provider_org_id": principal.provider_org_id,
-        "tenants": [
-            {"slug": slug, "name": name, "status": status, "role": role}
-            for slug, name, status, role in rows
-        ],
+        "tenants": [access._asdict() for access in tenants_of(principal)],
         "csrf_token": session.get("csrf", ""),
     }
 
@@ -113,23 +89,7 @@ class Login(MethodView):
     @blp.response(200, MeSchema)
     def post(self, data: dict[str, str]) -> dict[str, Any]:
         """Log in with e-mail and password; sets the session cookie and a CSRF token."""
-        email = data["email"].strip().lower()
-        # Only failures count: a brute-force guard that never locks out a correct login.
-        attempts = f"login-failures:{request.remote_addr}:{email}"
-        rate_limit(attempts, FAILED_LOGINS_PER_MINUTE, count_this=False)
-        user = db().scalar(select(User).where(User.email == email))
-        valid = verify_password(user.password_hash if user else DUMMY_HASH, data["password"])
-        if user is None or not valid or not user.is_active:
-            rate_limit(attempts, FAILED_LOGINS_PER_MINUTE + 1)
-            raise Unauthenticated("wrong e-mail or password")
-        user.last_login_at = utcnow()
-        session.clear()  # a fresh session on login: no fixation
-        session.permanent = True
-        session["uid"] = user.id
-        session["auth_at"] = time.time()
-        new_csrf_token()
-        # This request authenticated by password; the CSRF check is for later writes.
-        g.principal = user_principal(db(), user.id)
+        log_in(data["email"], data["password"])
         return _me()
 
 

@@ -15,16 +15,15 @@ from marshmallow import validate
 from sqlalchemy import select
 
 from ems.errors import Conflict, InvalidInput, NotFound
+from ems.overview.services import latest_values
 from ems.telemetry import points
-from ems.telemetry.models import LatestValue, Point, PointKind, QuarantineEntry
+from ems.telemetry.models import Point, PointKind, QuarantineEntry
 from ems.web.pagination import paginate
 from ems.web.pipeline import db
 from ems.web.tenancy import bound_tenant, bound_tenant_row, tenant_blueprint
 from ems_tenants.models import Gateway
 
 blp = tenant_blueprint("telemetry", __name__, description="Points, real-time values, quarantine")
-
-QUALITY_NAMES = {0: "valid", 1: "estimated", 2: "suspect", 3: "manual"}
 
 
 class PointInputSchema(ma.Schema):
@@ -181,27 +180,7 @@ class PointById(MethodView):
 @blp.response(200, RealtimeSchema(many=True))
 def realtime(query: dict[str, Any]) -> list[dict[str, Any]]:
     """The latest value, time and quality of every point that has one."""
-    stmt = (
-        select(Point, LatestValue)
-        .join(LatestValue, LatestValue.point == Point.id)
-        .order_by(Point.gateway_id, Point.code)
-    )
-    if query.get("gateway_id"):
-        stmt = stmt.where(Point.gateway_id == query["gateway_id"])
-    return [
-        {
-            "point_id": point.id,
-            "gateway_id": point.gateway_id,
-            "code": point.code,
-            "name": point.name,
-            "unit": point.unit,
-            "value": latest.value,
-            "ts": latest.ts,
-            "quality": QUALITY_NAMES.get(latest.quality, str(latest.quality)),
-            "received_at": latest.received_at,
-        }
-        for point, latest in db().execute(stmt)
-    ]
+    return latest_values(db(), query.get("gateway_id"))
 
 
 @blp.route("/quarantine")

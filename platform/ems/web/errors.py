@@ -16,7 +16,7 @@ import logging
 from typing import Any
 
 import marshmallow as ma
-from flask import Flask, Response, g, jsonify
+from flask import Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ems.errors import EmsError, RateLimited
@@ -90,7 +90,11 @@ def _location_fields(messages: dict[str, Any]) -> dict[str, list[str]]:
 def error_response(
     status: int, code: str, message: str, fields: dict[str, list[str]] | None = None
 ) -> Response:
-    """Build the JSON error answer."""
+    """Build the error answer: JSON for the API, a page for the portal's pages."""
+    page_renderer = current_app.extensions.get("ems_page_errors")
+    if page_renderer is not None and not _machine_path(request.path):
+        response: Response = page_renderer(status, code, message, fields)
+        return response
     body: dict[str, Any] = {
         "code": code,
         "message": message,
@@ -141,3 +145,8 @@ def register(app: Flask) -> None:
     app.register_error_handler(EmsError, handle_ems_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(Exception, handle_unexpected)
+
+
+def _machine_path(path: str) -> bool:
+    # The API, probes and metrics answer machines in JSON; everything else is the portal's.
+    return path.startswith("/api/") or path in ("/healthz", "/readyz", "/metrics")

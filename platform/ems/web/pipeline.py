@@ -25,8 +25,11 @@ from ems.web import metrics
 from ems.web.state import state
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+BACKGROUND_HEADER = "X-EMS-Background"
+IDLE_RESOLUTION = 30  # seconds between refreshes of the idle clock
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
 
 
 def db() -> Session:
@@ -63,9 +66,18 @@ def _authenticate() -> Principal | None:
     user_id = session.get("uid")
     if not isinstance(user_id, int):
         return None
-    if time.time() - float(session.get("auth_at", 0)) > state().settings.session_ttl:
+    now = time.time()
+    settings = state().settings
+    seen = float(session.get("seen_at", session.get("auth_at", 0)))
+    if now - float(session.get("auth_at", 0)) > settings.session_ttl or (
+        now - seen > settings.session_idle
+    ):
         session.clear()
+        g.session_expired = True
         return None
+    if now - seen > IDLE_RESOLUTION and not request.headers.get(BACKGROUND_HEADER):
+        # A page's own polling (X-EMS-Background) is not the user being there.
+        session["seen_at"] = now  # not on every request: each change re-sends the cookie
     principal = user_principal(db(), user_id)
     if principal is None:
         session.clear()
@@ -94,10 +106,17 @@ def new_csrf_token() -> str:
 def _check_csrf() -> None:
     # Cookie-authenticated writes must echo the session's token in a header a
     # cross-site form cannot set (synchroniser token pattern).
+    # Portal forms send it as a hidden field; htmx and API clients in the header.
     expected = session.get("csrf")
-    sent = request.headers.get(CSRF_HEADER, "")
+    sent = request.headers.get(CSRF_HEADER) or _form_token()
     if not expected or not hmac.compare_digest(str(expected), sent):
         raise Forbidden(f"missing or wrong {CSRF_HEADER} header")
+
+
+def _form_token() -> str:
+    if request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return ""
+    return str(request.form.get(CSRF_FIELD, ""))
 
 
 def _start() -> None:

@@ -87,11 +87,16 @@ def _bind_from_url() -> None:
     bind_tenant(TenantRef(id=tenant.id, slug=tenant.slug, schema_name=tenant.schema_name))
 
 
+def bind_each_request(blp: Any) -> None:
+    """Bind every request of ``blp`` (routes under ``<slug>``) to the tenant in its URL."""
+    blp.url_value_preprocessor(_pop_slug)
+    blp.before_request(_bind_from_url)
+
+
 def tenant_blueprint(name: str, import_name: str, suffix: str = "", **kwargs: Any) -> Blueprint:
     """A flask-smorest blueprint whose every route is bound to the tenant in its URL."""
     blp = Blueprint(name, import_name, url_prefix=TENANT_PREFIX + suffix, **kwargs)
-    blp.url_value_preprocessor(_pop_slug)
-    blp.before_request(_bind_from_url)
+    bind_each_request(blp)
     return blp
 
 

@@ -1,0 +1,53 @@
+"""Errors as pages: the same error tree as the API, rendered for a browser.
+
+An unauthenticated page request goes to the login page (and back afterwards);
+a form's validation errors never come here (the form is shown again with them).
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response, g, make_response, redirect, render_template, request, url_for
+
+from ems.portal.i18n import mark
+
+TITLES = {
+    400: mark("Bad request"),
+    403: mark("Not allowed"),
+    404: mark("Not found"),
+    405: mark("Not allowed"),
+    409: mark("Conflict"),
+    413: mark("File too large"),
+    422: mark("Invalid input"),
+    429: mark("Too many requests"),
+    500: mark("Something went wrong"),
+}
+
+
+def render_error(
+    status: int, code: str, message: str, fields: dict[str, list[str]] | None
+) -> Response:
+    """The page answering an error (a redirect to the login page for 401)."""
+    if status == 401:
+        target = url_for("portal.login", next=request.full_path.rstrip("?"))
+        if g.get("session_expired"):
+            target = url_for("portal.login", next=request.full_path.rstrip("?"), expired=1)
+        if request.headers.get("HX-Request") == "true":
+            # htmx follows HX-Redirect with a full page load instead of swapping a fragment.
+            response = make_response("", 401)
+            response.headers["HX-Redirect"] = target
+            return response
+        return redirect(target, code=303)  # type: ignore[return-value]
+    body = render_template(
+        "portal/error.html",
+        status=status,
+        code=code,
+        title=TITLES.get(status, mark("Error")),
+        message=message,
+        fields=fields or {},
+    )
+    return make_response(body, status)
+
+
+def install(app: Flask) -> None:
+    """Make the error handlers answer pages outside ``/api``."""
+    app.extensions["ems_page_errors"] = render_error
