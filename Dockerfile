@@ -15,6 +15,12 @@
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
+# --- assets: the portal's front-end libraries from the npm registry (lock file pinned) ------
+FROM node:20-bookworm-slim AS assets
+WORKDIR /assets
+COPY platform/ems/portal/assets/package.json platform/ems/portal/assets/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+
 # --- builder: wheels of the project and its pinned dependencies, installed into a venv -----
 FROM ${PYTHON_IMAGE} AS builder
 
@@ -49,6 +55,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     EMS_MIGRATIONS_DIR=/opt/ems/migrations \
     EMS_DATA_DIR=/var/lib/ems \
+    EMS_PORTAL_NODE_MODULES=/opt/ems/portal-assets \
     GUNICORN_CMD_ARGS="--worker-tmp-dir /dev/shm"
 
 RUN groupadd --system --gid 10001 ems \
@@ -60,6 +67,9 @@ RUN groupadd --system --gid 10001 ems \
 COPY --from=builder /opt/venv /opt/venv
 # The installed package cannot find migrations/ beside itself; EMS_MIGRATIONS_DIR points here.
 COPY migrations/ /opt/ems/migrations/
+# Only the two files the portal serves (ems.portal.assets.VENDOR), not the whole node_modules.
+COPY --from=assets /assets/node_modules/htmx.org/dist/htmx.min.js /opt/ems/portal-assets/htmx.org/dist/
+COPY --from=assets /assets/node_modules/echarts/dist/echarts.min.js /opt/ems/portal-assets/echarts/dist/
 COPY --chmod=0755 docker/entrypoint.sh /usr/local/bin/ems-entrypoint
 
 WORKDIR /opt/ems

@@ -87,8 +87,36 @@ ensure_venv() {
   fi
 }
 
+ensure_portal_assets() {
+  # htmx and ECharts from the npm registry (the lock file pins them), served by the portal.
+  local dir=platform/ems/portal/assets
+  command -v npm >/dev/null || apt_install nodejs npm
+  local stamp="$dir/node_modules/.ems-installed"
+  local digest; digest=$(sha256sum "$dir/package-lock.json" | cut -c1-16)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$digest" ]; then
+    log "installing the portal's front-end libraries (npm ci)"
+    npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >/dev/null
+    echo "$digest" > "$stamp"
+  fi
+}
+
+ensure_browser() {
+  # Browser tests and screenshots: Debian's Chromium (Playwright drives it; it never
+  # downloads a browser) and fonts that render Chinese.
+  local need=()
+  [ -x /usr/bin/chromium ] || need+=(chromium)
+  fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need+=(fonts-noto-cjk)
+  fc-list 2>/dev/null | grep -qi "WenQuanYi Micro Hei" || need+=(fonts-wqy-microhei)
+  if [ ${#need[@]} -gt 0 ]; then
+    log "installing ${need[*]}"
+    apt_install "${need[@]}"
+  fi
+}
+
 ensure_postgres
 ensure_rabbitmq
 ensure_redis
 ensure_mosquitto
 ensure_venv
+ensure_portal_assets
+if [ "${1:-}" = "--browser" ]; then ensure_browser; fi

@@ -3,7 +3,7 @@
 # real services. Tests make their own database (unique name) and drop it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/bootstrap.sh
+bash scripts/bootstrap.sh --browser
 VENV=${EMS_VENV:-.venv}
 export PATH="$PWD/$VENV/bin:$PATH"
 
