@@ -413,6 +413,60 @@ def demo_upload(url: str, slug: str) -> None:
             click.echo(line)
 
 
+@main.group()
+def portal() -> None:
+    """The web portal."""
+
+
+@portal.command("screenshots")
+@click.option("--base-url", default="http://127.0.0.1:8000", show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("screenshots"))
+@click.option(
+    "--account",
+    "accounts",
+    multiple=True,
+    metavar="NAME=EMAIL:PASSWORD",
+    help="log in as this account (repeatable); default: the demo's accounts",
+)
+@click.option("--password", default="demo-password-1", help="the demo accounts' password")
+@click.option("--tablet", is_flag=True, help="768 x 1024 instead of 1366 x 768")
+def portal_screenshots(
+    base_url: str, out: Path, accounts: tuple[str, ...], password: str, tablet: bool
+) -> None:
+    """Screenshot every page in Chinese and English, and report what looks wrong."""
+    from ems import demo
+    from ems.portal import screenshots
+
+    logins = dict(_account(a) for a in accounts) or {
+        "manager": (demo.MANAGER_EMAIL, password),
+        "owner": (demo.OWNER_EMAIL, password),
+        "viewer": (demo.VIEWER_EMAIL, password),
+        "engineer": (demo.ENGINEER_EMAIL, password),
+        "regulator": (demo.REGULATOR_EMAIL, password),
+        "admin": (demo.ADMIN_EMAIL, password),
+    }
+    viewport = screenshots.TABLET if tablet else screenshots.DESKTOP
+    shots = screenshots.capture(base_url.rstrip("/"), logins, out, viewport=viewport)
+    bad = 0
+    for shot in shots:
+        mark = "!!" if shot.problems else "ok"
+        click.echo(f"{mark} {shot.language} {shot.account:<10} {shot.path:<40} {shot.file}")
+        for problem in shot.problems:
+            click.echo(f"     {problem}")
+        bad += bool(shot.problems)
+    click.echo(f"{len(shots)} screenshots in {out}, {bad} with problems")
+    if bad:
+        raise SystemExit(1)
+
+
+def _account(text: str) -> tuple[str, tuple[str, str]]:
+    name, _, login = text.partition("=")
+    email, _, secret = login.partition(":")
+    if not (name and email and secret):
+        raise click.BadParameter(f"{text!r}: expected NAME=EMAIL:PASSWORD", param_hint="--account")
+    return name, (email, secret)
+
+
 # --- gateways and ingest -----------------------------------------------------------------
 
 

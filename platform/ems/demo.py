@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ems.config import Settings
 from ems.db import Database
 from ems_tenants import members, services
-from ems_tenants.models import Membership, Tenant, User
+from ems_tenants.models import Membership, ProviderOrganisation, Tenant, User
 
 ADMIN_EMAIL = "admin@demo.ems.local"
 MANAGER_EMAIL = "manager@demo.ems.local"
+# The other roles, so that every page set of the portal can be opened on the demo.
+OWNER_EMAIL = "owner@demo.ems.local"  # tenant admin of the demo tenant
+VIEWER_EMAIL = "viewer@demo.ems.local"
+ENGINEER_EMAIL = "engineer@demo.ems.local"  # a service provider's engineer
+REGULATOR_EMAIL = "regulator@demo.ems.local"  # Yunnan (530000)
+DEMO_PROVIDER = "滇能运维服务有限公司"
 DEMO_SLUG = "demo-steel"
 
 
@@ -40,17 +48,46 @@ def seed(session: Session, db: Database, settings: Settings, password: str) -> l
         manager = members.create_user(
             session, email=MANAGER_EMAIL, name="能源管理员", password=password
         )
-    has_membership = session.scalar(
-        select(Membership.id).where(
-            Membership.user_id == manager.id, Membership.tenant_id == tenant.id
-        )
-    )
-    if has_membership is None:
-        members.add_member(session, tenant, MANAGER_EMAIL, "energy_manager")
+    _member(session, tenant, manager, "energy_manager")
+    _seed_roles(session, tenant, password)
     return [
         f"platform admin: {ADMIN_EMAIL} / {password}",
         f"energy manager: {MANAGER_EMAIL} / {password} (tenant {DEMO_SLUG})",
+        f"tenant admin: {OWNER_EMAIL} / {password}",
+        f"viewer: {VIEWER_EMAIL} / {password}",
+        f"provider engineer: {ENGINEER_EMAIL} / {password}",
+        f"regulator (Yunnan 530000): {REGULATOR_EMAIL} / {password}",
     ]
+
+
+def _member(session: Session, tenant: Tenant, user: User, role: str) -> None:
+    has_membership = session.scalar(
+        select(Membership.id).where(
+            Membership.user_id == user.id, Membership.tenant_id == tenant.id
+        )
+    )
+    if has_membership is None:
+        members.add_member(session, tenant, user.email, role)
+
+
+def _user(session: Session, email: str, name: str, password: str, **extra: Any) -> User:
+    user = session.scalar(select(User).where(User.email == email))
+    if user is None:
+        user = members.create_user(session, email=email, name=name, password=password, **extra)
+    return user
+
+
+def _seed_roles(session: Session, tenant: Tenant, password: str) -> None:
+    _member(session, tenant, _user(session, OWNER_EMAIL, "企业管理员", password), "tenant_admin")
+    _member(session, tenant, _user(session, VIEWER_EMAIL, "只读用户", password), "viewer")
+    provider = session.scalar(
+        select(ProviderOrganisation).where(ProviderOrganisation.name == DEMO_PROVIDER)
+    )
+    if provider is None:
+        provider = members.create_provider(session, DEMO_PROVIDER, None)
+    engineer = _user(session, ENGINEER_EMAIL, "运维工程师", password, provider_org_id=provider.id)
+    _member(session, tenant, engineer, "provider_engineer")
+    _user(session, REGULATOR_EMAIL, "云南省节能监察", password, regulator_region="530000")
 
 
 # The demo's mapping to the simulated Yunnan-style platform's codes (its dictionaries are
