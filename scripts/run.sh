@@ -165,6 +165,7 @@ for _ in $(seq 1 30); do curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null && 
 cat <<MSG
 
 EMS is running.
+  Portal:       http://127.0.0.1:$PORT/   (log in as manager@demo.ems.local / demo-password-1; other roles in var/demo-credentials.txt)
   API:          http://127.0.0.1:$PORT/api/v1   (Swagger UI: http://127.0.0.1:$PORT/api/v1/docs)
   Readiness:    http://127.0.0.1:$PORT/readyz
   Credentials:  var/demo-credentials.txt
