@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from ems.auth.passwords import MIN_LENGTH, hash_password
@@ -107,11 +108,45 @@ def access_membership(session: Session, tenant_id: int, membership_id: int) -> M
     return membership
 
 
+def list_members(session: Session, tenant_id: int) -> Select[Any]:
+    """The tenant's memberships, oldest first (the API pages it, the portal shows it)."""
+    return select(Membership).where(Membership.tenant_id == tenant_id).order_by(Membership.id)
+
+
+def _keep_an_administrator(session: Session, membership: Membership) -> None:
+    # Without a tenant administrator nobody could manage members again but the platform.
+    if membership.role != Role.TENANT_ADMIN:
+        return
+    others = session.scalar(
+        select(func.count())
+        .select_from(Membership)
+        .where(
+            Membership.tenant_id == membership.tenant_id,
+            Membership.role == Role.TENANT_ADMIN,
+            Membership.id != membership.id,
+        )
+    )
+    if not others:
+        raise Conflict(
+            "the tenant's last administrator cannot be removed or given another role",
+            fields={"role": ["the last tenant administrator"]},
+        )
+
+
 def change_role(session: Session, membership: Membership, role: str) -> None:
-    """Change a member's role."""
+    """Change a member's role (the last tenant administrator keeps theirs)."""
     if role not in Role.__members__.values():
         raise InvalidInput("unknown role", fields={"role": [f"one of {', '.join(Role)}"]})
+    if role != membership.role:
+        _keep_an_administrator(session, membership)
     membership.role = role
+
+
+def remove_member(session: Session, membership: Membership) -> None:
+    """Take a user's role in the tenant away (never the last tenant administrator's)."""
+    _keep_an_administrator(session, membership)
+    session.delete(membership)
+    session.flush()
 
 
 @dataclass(frozen=True)
@@ -140,6 +175,14 @@ def create_client(session: Session, tenant: Tenant, name: str, scopes: list[str]
     session.add(client)
     session.flush()
     return IssuedClient(client, secret)
+
+
+def live_clients(session: Session, tenant_id: int) -> list[OAuthClient]:
+    """The tenant's API clients that are not revoked, oldest first."""
+    stmt = select(OAuthClient).where(
+        OAuthClient.tenant_id == tenant_id, OAuthClient.revoked_at.is_(None)
+    )
+    return list(session.scalars(stmt.order_by(OAuthClient.id)))
 
 
 def access_client(session: Session, tenant_id: int, client_id: str) -> OAuthClient:

@@ -61,8 +61,8 @@ class Members(MethodView):
     @blp.paginate()
     def get(self, pagination_parameters: Any) -> list[Membership]:
         """List the tenant's members."""
-        stmt = select(Membership).where(Membership.tenant_id == bound_tenant().id)
-        return paginate(db(), stmt.order_by(Membership.id), pagination_parameters)
+        stmt = members.list_members(db(), bound_tenant().id)
+        return paginate(db(), stmt, pagination_parameters)
 
     @requires(Permission.MEMBERS_MANAGE)
     @blp.arguments(MemberInputSchema)
@@ -98,7 +98,7 @@ class MemberById(MethodView):
     def delete(self, membership_id: int) -> None:
         """Remove a member from the tenant."""
         membership = members.access_membership(db(), bound_tenant().id, membership_id)
-        db().delete(membership)
+        members.remove_member(db(), membership)
 
 
 @blp.route("/api-clients")
@@ -109,10 +109,7 @@ class Clients(MethodView):
     @blp.response(200, ClientSchema(many=True))
     def get(self) -> list[OAuthClient]:
         """List the tenant's live API clients."""
-        stmt = select(OAuthClient).where(
-            OAuthClient.tenant_id == bound_tenant().id, OAuthClient.revoked_at.is_(None)
-        )
-        return list(db().scalars(stmt.order_by(OAuthClient.id)))
+        return members.live_clients(db(), bound_tenant().id)
 
     @requires(Permission.CLIENTS_MANAGE)
     @blp.arguments(ClientInputSchema)

@@ -8,7 +8,7 @@ an enterprise outside the region answers 404 exactly like a missing one.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,7 +16,6 @@ from flask_smorest import Blueprint
 
 from ems.auth.permissions import require_regulator
 from ems.db import utcnow
-from ems.errors import InvalidInput
 from ems.regulator import services
 from ems.regulator.schemas import (
     EnterpriseDetailSchema,
@@ -30,7 +29,7 @@ from ems.regulator.schemas import (
     TotalsQuerySchema,
     TotalsSchema,
 )
-from ems.upload import periods, stats
+from ems.upload import periods
 from ems.upload.models import UploadedFigure
 from ems.web.pagination import paginate
 from ems.web.pipeline import current_principal, db
@@ -41,8 +40,6 @@ blp = Blueprint(
     "regulator", __name__, url_prefix="/api/v1/regulator", description="Regulator's view"
 )
 
-DEFAULT_DAYS = 30
-
 
 def _scope() -> str:
     return require_regulator(current_principal())
@@ -50,10 +47,7 @@ def _scope() -> str:
 
 def _days(query: dict[str, Any], tz: ZoneInfo) -> tuple[date, date]:
     """The inclusive local day range asked for (default: the last 30 days)."""
-    end: date = query.get("end") or utcnow().astimezone(tz).date()
-    start: date = query.get("start") or end - timedelta(days=DEFAULT_DAYS - 1)
-    stats.check_days(start, end)
-    return start, end
+    return services.day_range(query.get("start"), query.get("end"), tz, utcnow())
 
 
 def _enterprise(credit_code: str) -> Tenant:
@@ -76,8 +70,7 @@ def enterprises(pagination_parameters: Any) -> list[Tenant]:
 def enterprise(credit_code: str) -> dict[str, Any]:
     """One enterprise: registry facts, its latest information, 30 days of statistics."""
     tenant = _enterprise(credit_code)
-    end = utcnow().astimezone(ZoneInfo(tenant.timezone)).date()
-    start = end - timedelta(days=DEFAULT_DAYS - 1)
+    start, end = _days({}, ZoneInfo(tenant.timezone))
     summary = services.tallies(db(), [tenant.id], start, end)[tenant.id]
     return {
         **EnterpriseSchema().dump(tenant),
@@ -112,12 +105,10 @@ def enterprise_figures(
 ) -> list[dict[str, Any]]:
     """What the enterprise uploaded and the platforms accepted (latest versions by default)."""
     tenant = _enterprise(credit_code)
-    if query.get("start") and query.get("end") and query["start"] > query["end"]:
-        raise InvalidInput("'from' is after 'to'", fields={"from": ["after 'to'"]})
     stmt = services.figures(
         tenant,
         stat_type=query.get("stat_type"),
-        code=query["code"].replace("-", "") if "code" in query else None,
+        code=query.get("code"),
         first=query.get("start"),
         last=query.get("end"),
         all_versions=query["versions"] == "all",

@@ -19,9 +19,9 @@ from sqlalchemy import ColumnElement, Date, Select, cast, func, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session, aliased
 
-from ems.errors import NotFound
+from ems.errors import InvalidInput, NotFound
 from ems.upload.models import UploadDayStats, UploadedFigure, UploadedSubmission
-from ems.upload.stats import DayStats, Tally, midnight
+from ems.upload.stats import DayStats, Tally, check_days, midnight
 from ems_tenants.models import Tenant, TenantStatus
 from ems_tenants.validation import region_prefix, region_within
 
@@ -31,6 +31,7 @@ REGION_TZ = ZoneInfo("Asia/Shanghai")
 VISIBLE = (TenantStatus.ACTIVE, TenantStatus.SUSPENDED)
 PLANT_PREFIX = "00000000"  # digits 1-8: whole plant, no process, no equipment
 COMPREHENSIVE = "0000"  # digits 11-14: comprehensive energy consumption
+DEFAULT_DAYS = 30  # the range a regulator sees first
 
 
 def in_region(scope: str) -> ColumnElement[bool]:
@@ -43,6 +44,16 @@ def in_region(scope: str) -> ColumnElement[bool]:
 def enterprises(scope: str) -> Select[Any]:
     """The region's enterprises, by region code and name."""
     return select(Tenant).where(in_region(scope)).order_by(Tenant.region_code, Tenant.name)
+
+
+def day_range(
+    start: date | None, end: date | None, tz: ZoneInfo, now: datetime
+) -> tuple[date, date]:
+    """The inclusive local days asked for (default: the last 30, today included)."""
+    last = end or now.astimezone(tz).date()
+    first = start or last - timedelta(days=DEFAULT_DAYS - 1)
+    check_days(first, last)
+    return first, last
 
 
 def access_enterprise(session: Session, scope: str, credit_code: str) -> Tenant:
@@ -77,13 +88,19 @@ def figures(
     last: date | None = None,
     all_versions: bool = False,
 ) -> Select[Any]:
-    """An enterprise's accepted figures (the latest version of each, unless all)."""
+    """An enterprise's accepted figures (the latest version of each, unless all).
+
+    ``code`` may be written with hyphens (2-2-4-6-2); ``InvalidInput`` when the
+    range is reversed.
+    """
+    if first is not None and last is not None and first > last:
+        raise InvalidInput("'from' is after 'to'", fields={"from": ["after 'to'"]})
     fig = UploadedFigure
     stmt = select(fig).where(fig.tenant_id == tenant.id)
     if stat_type is not None:
         stmt = stmt.where(fig.stat_type == stat_type)
     if code is not None:
-        stmt = stmt.where(fig.code == code)
+        stmt = stmt.where(fig.code == code.replace("-", ""))
     tz = ZoneInfo(tenant.timezone)
     if first is not None:
         stmt = stmt.where(fig.period_start >= midnight(first, tz))
