@@ -9,6 +9,8 @@ prefix for the same reason.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -229,3 +231,29 @@ def assert_error(response: Any, status: int, code: str | None = None) -> dict[st
     if code is not None:
         assert error["code"] == code, error
     return error
+
+
+@pytest.fixture(scope="session")
+def broker(environment: dict[str, str], world: World) -> Iterator[Any]:
+    """The platform's Dramatiq broker, pointed at a RabbitMQ vhost of this run's own.
+
+    Session-wide: Dramatiq's broker is global to the process, so every test that sends
+    or runs actors (workers, the portal's jobs) shares the one vhost made here.
+    """
+    assert "ems.workers.broker" not in sys.modules, "broker imported before its URL was set"
+    vhost = f"ems_test_{RUN_ID}"
+    _rabbitmqctl("add_vhost", vhost)
+    _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    os.environ["EMS_BROKER_URL"] = f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
+    try:
+        from ems.workers.broker import broker as platform_broker
+
+        yield platform_broker
+        platform_broker.close()
+    finally:
+        os.environ.pop("EMS_BROKER_URL", None)
+        _rabbitmqctl("delete_vhost", vhost)
+
+
+def _rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)

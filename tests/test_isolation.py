@@ -42,6 +42,7 @@ BETA_ONLY_IDS = {
     "registration_id": lambda ctx: ctx["beta_registration_only"],
     "code_id": lambda ctx: ctx["beta_code_only"],
     "item_id": lambda ctx: ctx["beta_item_only"],
+    "job_id": lambda ctx: ctx["beta_job_only"],
 }
 
 BETA_COMMAND = "00000000-0000-4000-8000-0000000000be"
@@ -669,6 +670,36 @@ def _ledger_objects(app: Any, world: Any) -> dict[str, Any]:
     return {f"beta_{key}_only": value for key, value in made.items()}
 
 
+def _job_objects(app: Any, world: Any) -> dict[str, Any]:
+    """A finished export job with its file in beta, at an id alpha does not have."""
+    from sqlalchemy import func, select, text
+
+    from ems.jobs.models import Job
+
+    db = app.extensions["ems"].db
+    with db.session(world.tenants["alpha"].schema_name) as s:
+        alpha_max = s.scalar(select(func.max(Job.id))) or 0
+    beta = world.tenants["beta"].schema_name
+    with db.transaction(beta) as s:
+        s.execute(
+            text("SELECT setval(pg_get_serial_sequence(:t, 'id'), :v)"),
+            {"t": f"{beta}.jobs", "v": alpha_max + 100},
+        )
+        job = Job(
+            kind="ledger_export",
+            params={"ledger": "meters", "format": "csv"},
+            status="done",
+            done=0,
+            created_by="bob@example.com",
+            output_filename="beta.csv",
+            output_content_type="text/csv",
+            output_file=b"BETA",
+        )
+        s.add(job)
+        s.flush()
+        return {"beta_job_only": job.id}
+
+
 @pytest.fixture(scope="module")
 def beta_objects(app: Any, world: Any) -> dict[str, Any]:
     """Objects that exist in beta under ids alpha does not have."""
@@ -705,6 +736,7 @@ def beta_objects(app: Any, world: Any) -> dict[str, Any]:
         **_network_objects(app, world),
         **_meter_objects(app, world),
         **_upload_objects(app, world),
+        **_job_objects(app, world),
     }
 
 

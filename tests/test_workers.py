@@ -3,47 +3,19 @@ message and is bound in the actor; exactly one scheduler leads."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import delete, select
 
-from tests.conftest import RUN_ID
 from tests.ingest import conftest as ingest_fixtures
 
 # A provisioned plant tenant with a gateway and points (the ingest tests' fixtures).
 make_plant = ingest_fixtures.make_plant
 connect = ingest_fixtures.connect
 dc_key = ingest_fixtures.dc_key
-
-VHOST = f"ems_test_{RUN_ID}"
-
-
-def rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
-
-
-@pytest.fixture(scope="module")
-def broker(environment: Any, world: Any) -> Iterator[Any]:
-    """The platform's broker, pointed at a vhost of this run's own."""
-    assert "ems.workers.broker" not in sys.modules, "broker imported before its URL was set"
-    rabbitmqctl("add_vhost", VHOST)
-    rabbitmqctl("set_permissions", "-p", VHOST, "guest", ".*", ".*", ".*")
-    os.environ["EMS_BROKER_URL"] = f"amqp://guest:guest@127.0.0.1:5672/{VHOST}"
-    try:
-        from ems.workers.broker import broker as platform_broker
-
-        yield platform_broker
-        platform_broker.close()
-    finally:
-        os.environ.pop("EMS_BROKER_URL", None)
-        rabbitmqctl("delete_vhost", VHOST)
 
 
 @pytest.fixture
@@ -376,3 +348,35 @@ def sim_platform(sim: Any) -> Any:
     from tests.upload.sender_fixtures import Platform
 
     return Platform(sim)
+
+
+def test_a_ledger_import_job_runs_through_rabbitmq(
+    broker: Any, run_worker: Any, database: Any, world: Any
+) -> None:
+    """A job written in a transaction is sent when it commits, and a worker runs it."""
+    import uuid
+
+    from ems.context import TenantRef, current_tenant
+    from ems.jobs import services
+    from ems.jobs.models import Job, JobKind
+    from ems.meters.models import Meter
+
+    alpha = world.tenants["alpha"]
+    number = f"JOB-{uuid.uuid4().hex[:6]}"
+    content = f"管理编号,计量器具名称,器具等级\r\n{number},电能表,1\r\n".encode()
+    token = current_tenant.set(TenantRef(alpha.id, alpha.slug, alpha.schema_name))
+    try:
+        with database.transaction(alpha.schema_name) as session:
+            job = services.create_job(
+                session, JobKind.LEDGER_IMPORT, {"ledger": "meters"}, input_file=("m.csv", content)
+            )
+            services.send_after_commit(session, job, services.send_to_worker)
+            job_id = job.id
+    finally:
+        current_tenant.reset(token)
+    run_worker("ems-jobs")
+    with database.session(alpha.schema_name) as s:
+        done = s.get(Job, job_id)
+        assert done is not None and done.status == "done", (done.status, done.result)
+        assert done.result is not None and done.result["created"] == 1
+        assert s.scalar(select(Meter.id).where(Meter.management_number == number)) is not None

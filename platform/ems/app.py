@@ -39,9 +39,11 @@ def _blueprints() -> list[Any]:
     from ems.auth.api import blp as auth_blp
     from ems.energy.api import blp as energy_blp
     from ems.equipment.api import blp as equipment_blp
+    from ems.jobs.api import blp as jobs_blp
     from ems.meters.api import blp as meters_blp
     from ems.networks.api import blp as networks_blp
     from ems.org.api import blp as org_blp
+    from ems.overview.api import blp as provider_blp
     from ems.personnel.api import blp as personnel_blp
     from ems.regulator.api import blp as regulator_blp
     from ems.reminders.api import blp as reminders_blp
@@ -73,11 +75,13 @@ def _blueprints() -> list[Any]:
         reminders_blp,
         personnel_blp,
         equipment_blp,
+        jobs_blp,
         networks_blp,
         upload_blp,
         upload_stats_blp,
         upload_codes_blp,
         regulator_blp,
+        provider_blp,
     ]
 
 

@@ -24,6 +24,7 @@ MODEL_MODULES = (
     "ems.equipment.models",
     "ems.networks.models",
     "ems.upload.models",
+    "ems.jobs.models",
 )
 
 

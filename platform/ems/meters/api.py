@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Response
 from flask.views import MethodView
-from sqlalchemy import Select, or_, select
+from sqlalchemy import select
 
 from ems.auth.permissions import Permission
 from ems.documents.web import file_response
@@ -59,19 +59,6 @@ def _today() -> date:
     return datetime.now(ZoneInfo(bound_tenant_row().timezone)).date()
 
 
-def _filtered(query: dict[str, Any]) -> Select[Any]:
-    stmt = select(Meter).order_by(Meter.id)
-    for name in ("level", "state", "type_code", "energy_type", "site_id", "unit_id"):
-        if name in query:
-            stmt = stmt.where(getattr(Meter, name) == query[name])
-    if "due_by" in query:
-        stmt = stmt.where(Meter.next_due_on <= query["due_by"])
-    if "q" in query:
-        like = "%" + query["q"].replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
-        stmt = stmt.where(or_(Meter.name.ilike(like), Meter.management_number.ilike(like)))
-    return stmt
-
-
 @blp.route("/meters")
 class Meters(MethodView):
     """The tenant's meter ledger."""
@@ -81,7 +68,7 @@ class Meters(MethodView):
     @blp.paginate()
     def get(self, query: dict[str, Any], pagination_parameters: Any) -> list[Meter]:
         """List meters (filter by level, state, JJF 1051 code, energy type, place, due date)."""
-        return paginate(db(), _filtered(query), pagination_parameters)
+        return paginate(db(), services.list_query(query), pagination_parameters)
 
     @blp.arguments(MeterInputSchema)
     @blp.response(201, MeterSchema)
@@ -131,7 +118,7 @@ def summary() -> dict[str, Any]:
 def export(query: dict[str, Any]) -> Response:
     """Download the ledger with the table A.1 headings (序号 first), as CSV or XLSX."""
     fmt = query.pop("format")
-    content, content_type = ledger_file.export_ledger(db(), _filtered(query), fmt)
+    content, content_type = ledger_file.export_ledger(db(), services.list_query(query), fmt)
     name = f"meter-ledger-{_today().isoformat()}.{fmt}"
     return file_response(content, content_type, name)
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -100,6 +100,20 @@ def access_meter(session: Session, meter_id: int) -> Meter:
 
 def _actor() -> str:
     return current_actor.get().name
+
+
+def list_query(query: Mapping[str, Any]) -> Select[Any]:
+    """The ledger, filtered (level, state, codes, places, due date, name or number), by id."""
+    stmt = select(Meter).order_by(Meter.id)
+    for name in ("level", "state", "type_code", "energy_type", "site_id", "unit_id"):
+        if name in query:
+            stmt = stmt.where(getattr(Meter, name) == query[name])
+    if "due_by" in query:
+        stmt = stmt.where(Meter.next_due_on <= query["due_by"])
+    if "q" in query:
+        like = "%" + query["q"].replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
+        stmt = stmt.where(or_(Meter.name.ilike(like), Meter.management_number.ilike(like)))
+    return stmt
 
 
 # --- checks ---------------------------------------------------------------------------------

@@ -118,6 +118,16 @@ def load_form(schema: ma.Schema) -> tuple[dict[str, Any], FieldErrors]:
         return {}, flatten(error.messages)
 
 
+def load_query(schema: ma.Schema) -> tuple[dict[str, Any], FieldErrors]:
+    """Validate a GET form (the query string: pickers, filters) with the API's own schema."""
+    names = _field_names(schema)
+    flat = {k: v.strip() for k, v in request.args.items() if k in names and v.strip() != ""}
+    try:
+        return schema.load(_nest(flat)), {}
+    except ma.ValidationError as error:
+        return {}, flatten(error.messages)
+
+
 def service_errors(error: EmsError) -> FieldErrors:
     """A service's refusal as errors next to the fields it names (else on the form)."""
     fields = {k: v if isinstance(v, list) else [str(v)] for k, v in error.fields.items()}

@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import insert
 from ems.config import load_settings
 from ems.context import TenantRef, current_tenant
 from ems.db import libpq_url, utcnow
+from ems.jobs import tasks as _jobs  # noqa: F401 - registers the job actor (ems-jobs)
 from ems.reminders import notify as reminder_notify
 from ems.reminders import services as reminders
 from ems.telemetry import partitions, reconcile, rollups
