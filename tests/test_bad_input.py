@@ -169,3 +169,14 @@ def test_unknown_route_and_method(client_for: Any) -> None:
     c = client_for("alice")
     assert_error(c.get("/api/v1/nothing-here"), 404, "not_found")
     assert_error(c.open("PATCH", "/api/v1/tenants/alpha-works/sites"), 405, "method_not_allowed")
+
+
+def test_an_id_past_the_integer_range_is_invalid_input_not_a_crash(client_for: Any) -> None:
+    # PostgreSQL's integer ends at 2^31 - 1; an id past it cannot exist, and says so.
+    client = client_for("alice")
+    for url in (
+        "/api/v1/tenants/alpha-works/meters/99999999999",
+        "/api/v1/tenants/alpha-works/personnel/99999999999",
+        "/api/v1/tenants/alpha-works/equipment/99999999999",
+    ):
+        assert_error(client.get(url), 422, "invalid_input")

@@ -17,6 +17,8 @@ from typing import Any
 
 import marshmallow as ma
 from flask import Flask, Response, current_app, g, jsonify, request
+from psycopg.errors import NumericValueOutOfRange
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 from ems.errors import EmsError, RateLimited
@@ -140,8 +142,16 @@ def handle_unexpected(error: Exception) -> Response:
     return error_response(500, "internal_error", "internal error; quote the request id")
 
 
+def handle_out_of_range(error: DataError) -> Response:
+    """A number too large for its column (an id past 2^31 in a URL, say): the input's fault."""
+    if isinstance(error.orig, NumericValueOutOfRange):
+        return error_response(422, "invalid_input", "a number is out of range (too large)")
+    return handle_unexpected(error)
+
+
 def register(app: Flask) -> None:
     """Install the handlers on ``app``."""
+    app.register_error_handler(DataError, handle_out_of_range)
     app.register_error_handler(EmsError, handle_ems_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(Exception, handle_unexpected)
