@@ -12,10 +12,10 @@ ROLES = ("alice", "mona", "vera", "pat", "reggie", "admin")
 
 
 def test_every_page_of_every_role_looks_right_in_both_languages(
-    live_server: str, world: World, tmp_path: Path
+    live_server: str, world: World, tmp_path: Path, browser: Any
 ) -> None:
     accounts = {name: (world.users[name], PASSWORD) for name in ROLES}
-    shots = screenshots.capture(live_server, accounts, tmp_path)
+    shots = screenshots.capture(live_server, accounts, tmp_path, browser=browser)
     problems = {f"{s.language} {s.account} {s.path}": s.problems for s in shots if s.problems}
     assert not problems, problems
     # Both languages, every role, the public pages; and each file is a real PNG.
@@ -27,16 +27,21 @@ def test_every_page_of_every_role_looks_right_in_both_languages(
     assert "/t/alpha-works/" in tenant_pages
 
 
-def test_pages_fit_a_tablet(live_server: str, world: World, tmp_path: Path) -> None:
+def test_pages_fit_a_tablet(live_server: str, world: World, tmp_path: Path, browser: Any) -> None:
     accounts = {"alice": (world.users["alice"], PASSWORD)}
     shots = screenshots.capture(
-        live_server, accounts, tmp_path, languages=("zh",), viewport=screenshots.TABLET
+        live_server,
+        accounts,
+        tmp_path,
+        languages=("zh",),
+        viewport=screenshots.TABLET,
+        browser=browser,
     )
     problems = {s.path: s.problems for s in shots if s.problems}
     assert not problems, problems
 
 
-def test_a_key_left_untranslated_is_reported(live_server: str, monkeypatch: Any) -> None:
+def test_a_key_left_untranslated_is_reported() -> None:
     # The checker itself: a keyed message shown as it is, and an English label on a
     # Chinese page, are both caught.
     from ems.portal import i18n

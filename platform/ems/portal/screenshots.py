@@ -124,35 +124,53 @@ def capture(
     out: Path,
     languages: Iterable[str] = ("zh", "en"),
     viewport: Mapping[str, int] = DESKTOP,
+    browser: Any = None,
 ) -> list[Shot]:
-    """Screenshot every page each account's menu offers, and the public pages."""
-    from playwright.sync_api import sync_playwright
+    """Screenshot every page each account's menu offers, and the public pages.
 
+    ``browser``: a Playwright browser already running in this thread (tests share one);
+    else Chromium is started for the run.
+    """
     if not chinese_fonts():
         raise RuntimeError(
-            "no font covers Chinese: install fonts-noto-cjk (bootstrap.sh --browser)"
+            "no font covers Chinese; install fonts-noto-cjk (bootstrap.sh --browser)"
         )
-    labels = english_labels()
-    shots: list[Shot] = []
+    if browser is not None:
+        return _capture(browser, base_url, accounts, out, languages, viewport)
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
+        own = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=list(CHROMIUM_ARGS)
         )
         try:
-            for language in languages:
-                shots += _public(browser, base_url, out, language, viewport, labels)
-                for account, (email, password) in accounts.items():
-                    context = _context(browser, base_url, language, viewport)
-                    page = context.new_page()
-                    _log_in(page, base_url, email, password)
-                    for path in [urlsplit(page.url).path, *_menu_links(page)]:
-                        file = out / language / f"{account}-{_slug_of(path)}.png"
-                        shot = Shot(account, path, language, file)
-                        if all(s.file != file for s in shots):
-                            shots.append(_shoot(page, base_url, path, shot, labels))
-                    context.close()
+            return _capture(own, base_url, accounts, out, languages, viewport)
         finally:
-            browser.close()
+            own.close()
+
+
+def _capture(
+    browser: Any,
+    base_url: str,
+    accounts: Mapping[str, tuple[str, str]],
+    out: Path,
+    languages: Iterable[str],
+    viewport: Mapping[str, int],
+) -> list[Shot]:
+    labels = english_labels()
+    shots: list[Shot] = []
+    for language in languages:
+        shots += _public(browser, base_url, out, language, viewport, labels)
+        for account, (email, password) in accounts.items():
+            context = _context(browser, base_url, language, viewport)
+            page = context.new_page()
+            _log_in(page, base_url, email, password)
+            for path in [urlsplit(page.url).path, *_menu_links(page)]:
+                file = out / language / f"{account}-{_slug_of(path)}.png"
+                shot = Shot(account, path, language, file)
+                if all(s.file != file for s in shots):
+                    shots.append(_shoot(page, base_url, path, shot, labels))
+            context.close()
     return shots
 
 
