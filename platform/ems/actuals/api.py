@@ -23,7 +23,7 @@ from ems.actuals.models import (
     ProductOutput,
     Shift,
 )
-from ems.actuals.periods import Bound, Period, parse_bound
+from ems.actuals.periods import Period
 from ems.actuals.schemas import (
     ActualsQuerySchema,
     ActualsSchema,
@@ -67,12 +67,6 @@ def _zone() -> ZoneInfo:
     return ZoneInfo(bound_tenant_row().timezone)
 
 
-def _bounds(query: dict[str, Any]) -> tuple[Bound | None, Bound | None]:
-    start = parse_bound(query["start"], "from") if "start" in query else None
-    end = parse_bound(query["end"], "to") if "end" in query else None
-    return start, end
-
-
 # --- reports ------------------------------------------------------------------------------
 
 
@@ -81,17 +75,8 @@ def _bounds(query: dict[str, Any]) -> tuple[Bound | None, Bound | None]:
 @blp.response(200, ActualsSchema)
 def actuals(query: dict[str, Any]) -> Response:
     """Energy actuals by category per bucket, in physical units and tce, with 同比 and 环比."""
-    start, end = _bounds(query)
-    period = Period(query["period"])
-    request = reports.ActualsQuery(
-        period,
-        start,
-        end,
-        query.get("energy_type"),
-        query.get("electricity_basis"),
-        query["compare"],
-    )
-    defined = shifts.ordered(db()) if period is Period.SHIFT else []
+    request = reports.query_of(query)
+    defined = shifts.ordered(db()) if request.period is Period.SHIFT else []
     tenant = bound_tenant_row()
     report = reports.actuals_report(db(), _zone(), tenant.region_code, request, utcnow(), defined)
     # Sent as built: the service makes it JSON-ready in ActualsSchema's shape (a test holds
@@ -105,12 +90,8 @@ def actuals(query: dict[str, Any]) -> Response:
 @blp.response(200, IntensitySchema)
 def unit_consumption(query: dict[str, Any]) -> dict[str, Any]:
     """Unit-product (kgce per unit) and unit-value (tce per 10^4 CNY) consumption per bucket."""
-    start, end = _bounds(query)
-    period = Period(query["period"])
-    request = intensity.IntensityQuery(
-        period, start, end, query.get("product_id"), query.get("electricity_basis")
-    )
-    defined = shifts.ordered(db()) if period is Period.SHIFT else []
+    request = intensity.query_of(query)
+    defined = shifts.ordered(db()) if request.period is Period.SHIFT else []
     tenant = bound_tenant_row()
     return intensity.report(db(), _zone(), tenant.region_code, request, utcnow(), defined)
 

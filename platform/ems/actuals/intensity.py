@@ -26,7 +26,16 @@ from sqlalchemy.orm import Session
 
 from ems.actuals import services
 from ems.actuals.models import OutputValue, PriceBasis, Product, ProductOutput, Shift, ValueKind
-from ems.actuals.periods import Bound, Bucket, Period, day_start, plan, select_sorted, tiles
+from ems.actuals.periods import (
+    Bound,
+    Bucket,
+    Period,
+    day_start,
+    plan,
+    query_bounds,
+    select_sorted,
+    tiles,
+)
 from ems.actuals.services import TCE_PLACES, fixed, flag_names
 from ems.energy.coefficients import convert
 from ems.errors import InvalidInput
@@ -194,6 +203,14 @@ class IntensityQuery:
     end: Bound | None = None
     product_id: int | None = None
     electricity_basis: str | None = None
+
+
+def query_of(data: Mapping[str, Any]) -> IntensityQuery:
+    """An ``IntensityQuerySchema``'s loaded data as a query (InvalidInput names a bad bound)."""
+    start, end = query_bounds(data)
+    return IntensityQuery(
+        Period(data["period"]), start, end, data.get("product_id"), data.get("electricity_basis")
+    )
 
 
 def _records(

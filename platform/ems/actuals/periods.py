@@ -16,10 +16,11 @@ span, the span of the same duration ending where it starts).
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from ems.actuals.models import MINUTES_PER_DAY, Shift
@@ -106,6 +107,13 @@ def parse_bound(text: str, field: str) -> Bound:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise _invalid(field, "a timestamp needs its UTC offset (e.g. +08:00), or give a date")
     return moment
+
+
+def query_bounds(query: Mapping[str, Any]) -> tuple[Bound | None, Bound | None]:
+    """The ``from`` and ``to`` of a loaded period query, parsed (absent ones stay None)."""
+    start = parse_bound(query["start"], "from") if "start" in query else None
+    end = parse_bound(query["end"], "to") if "end" in query else None
+    return start, end
 
 
 def day_start(day: date, tz: ZoneInfo) -> datetime:

@@ -7,7 +7,7 @@ The figures come from :func:`ems.actuals.services.compute`; this module only arr
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from ems.actuals.conversion import load_catalogue
 from ems.actuals.models import Shift
-from ems.actuals.periods import Bucket, Period, Span, plan
+from ems.actuals.periods import Bucket, Period, Span, plan, query_bounds
 from ems.actuals.services import (
     PERCENT_PLACES,
     QUANTITY_PLACES,
@@ -45,6 +45,19 @@ class ActualsQuery:
     energy_type: str | None = None
     electricity_basis: str | None = None
     compare: bool = True
+
+
+def query_of(data: Mapping[str, Any]) -> ActualsQuery:
+    """An ``ActualsQuerySchema``'s loaded data as a query (InvalidInput names a bad bound)."""
+    start, end = query_bounds(data)
+    return ActualsQuery(
+        Period(data["period"]),
+        start,
+        end,
+        data.get("energy_type"),
+        data.get("electricity_basis"),
+        data["compare"],
+    )
 
 
 def coefficient_out(coefficient: Coefficient, days: int) -> dict[str, Any]:

@@ -6,7 +6,7 @@ balances, equipping rates and diagrams are computed on each read.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,9 +15,7 @@ from flask.views import MethodView
 from sqlalchemy import select
 
 from ems.actuals.periods import Period, plan
-from ems.energy.coefficients import energy_type_row
-from ems.meters.models import Meter, MeterPoint, MeterState
-from ems.networks import figures, realtime, services, svg
+from ems.networks import diagrams, figures, realtime, services
 from ems.networks.models import MeteringRequirement, NetworkFlow, NetworkNode
 from ems.networks.schemas import (
     DefaultBuildResultSchema,
@@ -34,7 +32,6 @@ from ems.networks.schemas import (
     SeriesQuerySchema,
     plain,
 )
-from ems.telemetry.models import LatestValue, Point, Quality
 from ems.web.pagination import paginate
 from ems.web.pipeline import db
 from ems.web.tenancy import bound_tenant_row, tenant_blueprint
@@ -55,11 +52,7 @@ def _today() -> date:
 
 
 def _period(query: dict[str, Any]) -> tuple[date, date]:
-    today = _today()
-    start = query.get("from_") or today.replace(day=1)
-    end = query.get("to") or today + timedelta(days=1)
-    figures.check_period(start, end)
-    return start, end
+    return figures.requested_period(query.get("from_"), query.get("to"), _today())
 
 
 @blp.route("/network/nodes")
@@ -217,58 +210,13 @@ def equipping_rates(query: dict[str, Any]) -> dict[str, Any]:
     return {"on": on.isoformat(), "rates": plain(rows)}
 
 
-def _latest(point_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """Latest value per point, and whether its meter is in alarm on the diagram: the meter
-    ledger says it is faulty or out of service, or the value is suspect."""
-    rows = db().execute(
-        select(
-            LatestValue.point,
-            LatestValue.ts,
-            LatestValue.value,
-            LatestValue.quality,
-            Point.unit,
-            Meter.state,
-        )
-        .join(Point, Point.id == LatestValue.point)
-        .outerjoin(MeterPoint, MeterPoint.point_id == Point.id)
-        .outerjoin(Meter, Meter.id == MeterPoint.meter_id)
-        .where(LatestValue.point.in_(point_ids))
-    )
-    return {
-        point: {
-            "ts": ts.isoformat(),
-            "value": value,
-            "quality": quality,
-            "unit": unit,
-            "meter_state": state,
-            "alarm": (state is not None and state != MeterState.NORMAL)
-            or quality == Quality.SUSPECT,
-        }
-        for point, ts, value, quality, unit, state in rows
-    }
-
-
-def _graph(energy_type: str | None) -> tuple[list[NetworkNode], list[NetworkFlow]]:
-    stmt = select(NetworkFlow).order_by(NetworkFlow.id)
-    if energy_type is not None:
-        energy_type_row(db(), energy_type)
-        stmt = stmt.where(NetworkFlow.energy_type == energy_type)
-    flows = list(db().scalars(stmt))
-    ids = {f.from_node_id for f in flows} | {f.to_node_id for f in flows}
-    if energy_type is None:
-        nodes = list(db().scalars(select(NetworkNode)))
-    else:
-        nodes = list(db().scalars(select(NetworkNode).where(NetworkNode.id.in_(ids))))
-    return nodes, flows
-
-
 @blp.route("/network/live")
 @blp.arguments(DiagramQuerySchema, location="query")
 @blp.response(200)
 def live(query: dict[str, Any]) -> dict[str, Any]:
     """Each flow with the latest value of its metering point (counter reading)."""
-    _, flows = _graph(query.get("energy_type"))
-    latest = _latest([f.point_id for f in flows if f.point_id is not None])
+    _, flows = diagrams.graph(db(), query.get("energy_type"))
+    latest = diagrams.latest(db(), diagrams.metered_points(flows))
     return {
         "flows": [
             {
@@ -296,17 +244,7 @@ def realtime_views() -> dict[str, Any]:
 @blp.response(200, content_type="image/svg+xml")
 def diagram(query: dict[str, Any]) -> Response:
     """The diagram as SVG: one energy type's metering network, or the balance network."""
-    energy_type = query.get("energy_type")
-    nodes, flows = _graph(energy_type)
-    if energy_type is None:
-        title = "企业能量平衡网络图 Energy balance network (GB/T 28749)"
-    else:
-        row = energy_type_row(db(), energy_type)
-        title = f"{row.name_zh}能源计量网络图 {row.name_en} metering network (GB/T 33656)"
-    values = None
-    if query["live"]:
-        values = _latest([f.point_id for f in flows if f.point_id is not None])
-    body = svg.render(nodes, flows, title=title, live=values)
+    body = diagrams.diagram(db(), query.get("energy_type"), query["live"])
     return Response(body, mimetype="image/svg+xml")
 
 

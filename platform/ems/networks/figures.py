@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -69,6 +69,14 @@ def check_period(start: date, end: date) -> None:
         raise InvalidInput(
             f"at most {MAX_DAYS} days per request", fields={"to": [f"at most {MAX_DAYS} days"]}
         )
+
+
+def requested_period(start: date | None, end: date | None, today: date) -> tuple[date, date]:
+    """Local days [start, end) asked for; by default this month so far (today included)."""
+    start = start or today.replace(day=1)
+    end = end or today + timedelta(days=1)
+    check_period(start, end)
+    return start, end
 
 
 @dataclass

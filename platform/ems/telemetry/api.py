@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from ems.errors import Conflict, InvalidInput, NotFound
 from ems.overview.services import latest_values
-from ems.telemetry import points
+from ems.telemetry import points, services
 from ems.telemetry.models import Point, PointKind, QuarantineEntry
 from ems.web.pagination import paginate
 from ems.web.pipeline import db
@@ -189,8 +189,5 @@ def realtime(query: dict[str, Any]) -> list[dict[str, Any]]:
 @blp.paginate()
 def quarantine(query: dict[str, Any], pagination_parameters: Any) -> list[QuarantineEntry]:
     """What the ingest refused, newest first, with the reason."""
-    stmt = select(QuarantineEntry).order_by(QuarantineEntry.id.desc())
-    for name in ("gateway_id", "layer"):
-        if query.get(name):
-            stmt = stmt.where(getattr(QuarantineEntry, name) == query[name])
+    stmt = services.quarantine_query(query.get("gateway_id"), query.get("layer"))
     return paginate(db(), stmt, pagination_parameters)

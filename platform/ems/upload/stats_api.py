@@ -8,15 +8,12 @@ Days are the tenant's local days; every range is inclusive and at most
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, select
-
 from ems.db import utcnow
-from ems.errors import InvalidInput
-from ems.upload import checks, stats
+from ems.upload import checks, search, stats
 from ems.upload.models import UploadItem, UploadRequest
 from ems.upload.stats_schemas import (
     ConsistencyQuerySchema,
@@ -38,44 +35,13 @@ blp = tenant_blueprint(
     "upload_stats", __name__, description="Upload log and statistics (DB53/T 1026 4.11)"
 )
 
-DEFAULT_DAYS = 7
-
 
 def _zone() -> ZoneInfo:
     return ZoneInfo(bound_tenant_row().timezone)
 
 
 def _days(query: dict[str, Any]) -> tuple[date, date]:
-    today = utcnow().astimezone(_zone()).date()
-    end: date = query.get("end") or today
-    start: date = query.get("start") or end - timedelta(days=DEFAULT_DAYS - 1)
-    stats.check_days(start, end)
-    return start, end
-
-
-def _moment(value: date | datetime, tz: ZoneInfo, *, end: bool) -> datetime:
-    """A date as the UTC start of that local day (of the next one for an inclusive end)."""
-    if isinstance(value, datetime):
-        return value
-    return stats.midnight(value + timedelta(days=1) if end else value, tz)
-
-
-def _request_filters(stmt: Select[Any], query: dict[str, Any]) -> Select[Any]:
-    tz = _zone()
-    if "start" in query:
-        stmt = stmt.where(UploadRequest.at >= _moment(query["start"], tz, end=False))
-    if "end" in query:
-        bound = _moment(query["end"], tz, end=True)
-        inclusive = isinstance(query["end"], datetime)
-        stmt = stmt.where(UploadRequest.at <= bound if inclusive else UploadRequest.at < bound)
-    for name in ("registration_id", "endpoint", "outcome"):
-        if name in query:
-            stmt = stmt.where(getattr(UploadRequest, name) == query[name])
-    if query.get("q"):
-        stmt = stmt.where(UploadRequest.message.icontains(query["q"], autoescape=True))
-    if "item_id" in query:
-        stmt = stmt.where(UploadRequest.item_ids.contains([query["item_id"]]))
-    return stmt
+    return search.days(query, utcnow().astimezone(_zone()).date())
 
 
 @blp.route("/upload/requests")
@@ -84,14 +50,7 @@ def _request_filters(stmt: Select[Any], query: dict[str, Any]) -> Select[Any]:
 @blp.paginate()
 def upload_requests(query: dict[str, Any], pagination_parameters: Any) -> list[UploadRequest]:
     """Search the log of requests to the platforms, newest first."""
-    if "start" in query and "end" in query:
-        tz = _zone()
-        lo = _moment(query["start"], tz, end=False)
-        hi = _moment(query["end"], tz, end=True)
-        if lo > hi or (lo == hi and not isinstance(query["end"], datetime)):
-            raise InvalidInput("'from' is after 'to'", fields={"from": ["after 'to'"]})
-    stmt = select(UploadRequest).order_by(UploadRequest.at.desc(), UploadRequest.id.desc())
-    return paginate(db(), _request_filters(stmt, query), pagination_parameters)
+    return paginate(db(), search.requests(query, _zone()), pagination_parameters)
 
 
 @blp.route("/upload/items")
@@ -100,28 +59,7 @@ def upload_requests(query: dict[str, Any], pagination_parameters: Any) -> list[U
 @blp.paginate()
 def upload_items(query: dict[str, Any], pagination_parameters: Any) -> list[UploadItem]:
     """Search the outbox, by period, code and version."""
-    stmt = select(UploadItem).order_by(
-        UploadItem.period_start,
-        UploadItem.code,
-        UploadItem.stat_type,
-        UploadItem.version,
-        UploadItem.id,
-    )
-    for name in ("registration_id", "status", "stat_type"):
-        if name in query:
-            stmt = stmt.where(getattr(UploadItem, name) == query[name])
-    if "code" in query:
-        stmt = stmt.where(UploadItem.code == query["code"].replace("-", ""))
-    tz = _zone()
-    if "start" in query and "end" in query and query["start"] > query["end"]:
-        raise InvalidInput("'from' is after 'to'", fields={"from": ["after 'to'"]})
-    if "start" in query:
-        stmt = stmt.where(UploadItem.period_start >= stats.midnight(query["start"], tz))
-    if "end" in query:
-        stmt = stmt.where(
-            UploadItem.period_start < stats.midnight(query["end"] + timedelta(days=1), tz)
-        )
-    return paginate(db(), stmt, pagination_parameters)
+    return paginate(db(), search.items(query, _zone()), pagination_parameters)
 
 
 @blp.route("/upload/statistics/days")
