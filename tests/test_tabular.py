@@ -156,3 +156,14 @@ def test_export_refuses_an_unknown_format() -> None:
     with pytest.raises(InvalidInput) as caught:
         tabular.export([], COLUMNS, fmt="pdf", title="x")
     assert "format" in caught.value.fields
+
+
+@pytest.mark.parametrize("name", ['=HYPERLINK("http://x.example","点我")', "+1", "-2", "@SUM(A1)"])
+def test_csv_never_writes_a_formula_and_reads_its_own_text_back(name: str) -> None:
+    # A spreadsheet would run a cell starting with = + - @ (CSV injection).
+    record = {"name": name, "level": "1"}
+    data = tabular.write_csv([record], COLUMNS)
+    line = data.decode("utf-8-sig").splitlines()[1]
+    assert line.lstrip('"').startswith("'"), line
+    back = tabular.read_table(data, "a.csv", COLUMNS)
+    assert back[0][1]["name"] == name

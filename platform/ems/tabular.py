@@ -88,7 +88,10 @@ def _text(value: Any) -> str:
         return str(int(value))
     if isinstance(value, datetime | date):
         raise CellError("expected text, got a date")
-    return str(value).strip()
+    text = str(value).strip()
+    if text.startswith("'") and text[1:].startswith(FORMULA_START):
+        return text[1:]  # written so by write_csv: the apostrophe only kept it text
+    return text
 
 
 def text(max_length: int) -> Parser:
@@ -413,15 +416,30 @@ def write_xlsx(
     return buffer.getvalue()
 
 
+# A text cell starting with one of these is a formula to Excel and WPS (CSV injection):
+# written with a leading apostrophe, which spreadsheets show as text and read_table drops.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_text(cell: Any) -> Any:
+    if isinstance(cell, str) and cell.startswith(FORMULA_START):
+        return "'" + cell
+    return cell
+
+
 def write_csv(records: Iterable[Mapping[str, Any]], columns: Sequence[Column]) -> bytes:
-    """UTF-8 with a byte-order mark, Chinese headings, dates as ISO text."""
+    """UTF-8 with a byte-order mark, Chinese headings, dates as ISO text, no formulas."""
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([column.heading for column in columns])
     for cells in _cells(records, columns):
         writer.writerow(
             [
-                "" if cell is None else cell.isoformat() if isinstance(cell, date) else cell
+                ""
+                if cell is None
+                else cell.isoformat()
+                if isinstance(cell, date)
+                else _csv_text(cell)
                 for cell in cells
             ]
         )

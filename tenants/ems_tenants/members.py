@@ -77,6 +77,14 @@ def create_provider(session: Session, name: str, credit_code: str | None) -> Pro
     return org
 
 
+def _check_provider_role(user: User, role: str) -> None:
+    if role == Role.PROVIDER_ENGINEER and user.provider_org_id is None:
+        raise InvalidInput(
+            "only a service provider's engineer can hold that role",
+            fields={"role": ["the user belongs to no provider organisation"]},
+        )
+
+
 def add_member(session: Session, tenant: Tenant, email: str, role: str) -> Membership:
     """Give an existing user a role in ``tenant``."""
     if role not in Role.__members__.values():
@@ -84,11 +92,7 @@ def add_member(session: Session, tenant: Tenant, email: str, role: str) -> Membe
     user = session.scalar(select(User).where(User.email == normalise_email(email)))
     if user is None:
         raise InvalidInput("no user with this e-mail", fields={"email": ["no such user"]})
-    if role == Role.PROVIDER_ENGINEER and user.provider_org_id is None:
-        raise InvalidInput(
-            "only a service provider's engineer can hold that role",
-            fields={"role": ["the user belongs to no provider organisation"]},
-        )
+    _check_provider_role(user, role)
     existing = session.scalar(
         select(Membership).where(Membership.user_id == user.id, Membership.tenant_id == tenant.id)
     )
@@ -138,6 +142,7 @@ def change_role(session: Session, membership: Membership, role: str) -> None:
     if role not in Role.__members__.values():
         raise InvalidInput("unknown role", fields={"role": [f"one of {', '.join(Role)}"]})
     if role != membership.role:
+        _check_provider_role(membership.user, role)
         _keep_an_administrator(session, membership)
     membership.role = role
 

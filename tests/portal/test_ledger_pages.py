@@ -109,9 +109,9 @@ def test_meter_form_refuses_bad_fields_next_to_them_and_writes_nothing(
         f"{PAGES}/meters/new",
     )
     assert service_error.status_code == 422
-    assert "energy type catalogue" in field_error(
-        service_error.get_data(as_text=True), "energy_type"
-    )
+    # The service's message, in the page's language, naming the value typed.
+    message = field_error(service_error.get_data(as_text=True), "energy_type")
+    assert "不在能源品种目录中" in message and "no-such-energy" in message
     with database.session(world.tenants["alpha"].schema_name) as session:
         assert session.scalar(select(Meter).where(Meter.management_number == number)) is None
 

@@ -46,7 +46,7 @@ def _page_rules(app: Any) -> Iterator[tuple[str, str, Any]]:
 def _url(rule: str) -> str:
     # Ids of objects that may not exist: a refusal must come before the lookup anyway.
     url = rule.replace("<slug>", "alpha-works")
-    url = re.sub(r"<int(?:\([^)]*\))?:[a-z_]+>", "1", url)
+    url = re.sub(r"<(?:id|int(?:\([^)]*\))?):[a-z_]+>", "1", url)
     url = re.sub(r"<(?:string:|path:)?([a-z_]+)>", r"x-\1", url)
     return url
 

@@ -74,7 +74,7 @@ def index() -> Any:
     )
 
 
-@blp.get("/equipment/<int(max=2147483647):equipment_id>")
+@blp.get("/equipment/<id:equipment_id>")
 def show(equipment_id: int) -> Any:
     """One equipment's table A.3 row and what the platform adds."""
     return page(
@@ -130,7 +130,7 @@ def create() -> Any:
     return _form(None, request.form, request.form.getlist("energy_types"), errors)
 
 
-@blp.get("/equipment/<int(max=2147483647):equipment_id>/edit")
+@blp.get("/equipment/<id:equipment_id>/edit")
 @requires(Permission.CONFIG_WRITE)
 def edit(equipment_id: int) -> Any:
     """The form of an equipment, filled in."""
@@ -141,7 +141,7 @@ def edit(equipment_id: int) -> Any:
     return _form(row, {**values, "special": special, "version": version}, row.energy_types)
 
 
-@blp.post("/equipment/<int(max=2147483647):equipment_id>/edit")
+@blp.post("/equipment/<id:equipment_id>/edit")
 def update(equipment_id: int) -> Any:
     """Replace the equipment's fields, unless someone changed it since the form was opened."""
     row = services.access_equipment(db(), equipment_id)

@@ -105,19 +105,19 @@ def _context(job_id: int) -> dict[str, Any]:
     }
 
 
-@blp.get("/jobs/<int(max=2147483647):job_id>")
+@blp.get("/jobs/<id:job_id>")
 def show(job_id: int) -> Any:
     """A job's page: progress while it runs, then what it did."""
     return page("jobs/job.html", **_context(job_id))
 
 
-@blp.get("/jobs/<int(max=2147483647):job_id>/status")
+@blp.get("/jobs/<id:job_id>/status")
 def status(job_id: int) -> Any:
     """The job's status panel alone (htmx polls it until the job is finished)."""
     return page("jobs/_status.html", **_context(job_id))
 
 
-@blp.get("/jobs/<int(max=2147483647):job_id>/file")
+@blp.get("/jobs/<id:job_id>/file")
 def download(job_id: int) -> Response:
     """The file an export produced."""
     content, content_type, filename = services.job_file(db(), job_id)

@@ -114,7 +114,7 @@ def _membership(membership_id: int) -> Membership:
     return members.access_membership(db(), bound_tenant_row().id, membership_id)
 
 
-@blp.post("/members/<int:membership_id>/role")
+@blp.post("/members/<id:membership_id>/role")
 @requires(Permission.MEMBERS_MANAGE)
 def change_role(membership_id: int) -> Any:
     """Change a member's role."""
@@ -131,7 +131,7 @@ def change_role(membership_id: int) -> Any:
     return _render(422, row_errors={membership_id: errors})
 
 
-@blp.post("/members/<int:membership_id>/remove")
+@blp.post("/members/<id:membership_id>/remove")
 @requires(Permission.MEMBERS_MANAGE)
 def remove(membership_id: int) -> Any:
     """Take a member's role in the tenant away."""

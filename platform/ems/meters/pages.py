@@ -124,7 +124,7 @@ def index() -> Any:
     )
 
 
-@blp.get("/meters/<int(max=2147483647):meter_id>")
+@blp.get("/meters/<id:meter_id>")
 def show(meter_id: int) -> Any:
     """A meter: its table A.1 row, state history, verifications and the points it feeds."""
     meter = services.access_meter(db(), meter_id)
@@ -170,7 +170,7 @@ def create() -> Any:
     return _form(None, request.form, errors)
 
 
-@blp.get("/meters/<int(max=2147483647):meter_id>/edit")
+@blp.get("/meters/<id:meter_id>/edit")
 @requires(Permission.CONFIG_WRITE)
 def edit(meter_id: int) -> Any:
     """The form of a meter, filled in."""
@@ -179,7 +179,7 @@ def edit(meter_id: int) -> Any:
     return _form(meter, {**values, "version": meter.updated_at.isoformat()})
 
 
-@blp.post("/meters/<int(max=2147483647):meter_id>/edit")
+@blp.post("/meters/<id:meter_id>/edit")
 def update(meter_id: int) -> Any:
     """Replace a meter's fields, unless someone changed it since the form was opened."""
     meter = services.access_meter(db(), meter_id)

@@ -81,7 +81,7 @@ def index() -> Any:
     )
 
 
-@blp.get("/personnel/<int(max=2147483647):person_id>")
+@blp.get("/personnel/<id:person_id>")
 def show(person_id: int) -> Any:
     """A person: their table A.2 row and documents."""
     person = services.access_person(db(), person_id)
@@ -132,7 +132,7 @@ def create() -> Any:
     return _form(None, request.form, errors)
 
 
-@blp.get("/personnel/<int(max=2147483647):person_id>/edit")
+@blp.get("/personnel/<id:person_id>/edit")
 @requires(Permission.CONFIG_WRITE)
 def edit(person_id: int) -> Any:
     """The form of a person, filled in."""
@@ -141,7 +141,7 @@ def edit(person_id: int) -> Any:
     return _form(person, {**values, "version": person.updated_at.isoformat()})
 
 
-@blp.post("/personnel/<int(max=2147483647):person_id>/edit")
+@blp.post("/personnel/<id:person_id>/edit")
 def update(person_id: int) -> Any:
     """Replace a person's columns, unless someone changed them since the form was opened."""
     person = services.access_person(db(), person_id)

@@ -11,12 +11,32 @@ from __future__ import annotations
 import importlib
 
 from flask import Blueprint, Flask
+from werkzeug.routing import BaseConverter
 
 from ems.portal import assets, errors, layout
 
 
+class RowId(BaseConverter):
+    """``<id:name>``: a row id in a page URL. Any run of digits matches, so that a GET and a
+    POST of the same URL agree; one past PostgreSQL's integer becomes 0, which no row has
+    (a 404 from the lookup, never a 405 or an out-of-range query)."""
+
+    regex = r"\d{1,30}"
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        return number if number <= MAX_ROW_ID else 0
+
+    def to_url(self, value: object) -> str:
+        return str(value)
+
+
+MAX_ROW_ID = 2**31 - 1
+
+
 def register(app: Flask) -> None:
     """Install the portal's pages, templates, translations and assets on ``app``."""
+    app.url_map.converters["id"] = RowId
     from ems.portal.admin_views import blp as admin_blp
     from ems.portal.dashboard import blp as dashboard_blp
     from ems.portal.views import blp as public_blp

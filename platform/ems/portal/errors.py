@@ -27,6 +27,11 @@ def render_error(
     status: int, code: str, message: str, fields: dict[str, list[str]] | None
 ) -> Response:
     """The page answering an error (a redirect to the login page for 401)."""
+    session = g.get("db")
+    if session is not None:
+        # A failed statement leaves the transaction aborted; the page still reads the
+        # user's tenants for the menu, in a fresh one. Nothing of the request is kept.
+        session.rollback()
     if status == 401:
         target = url_for("portal.login", next=request.full_path.rstrip("?"))
         if g.get("session_expired"):

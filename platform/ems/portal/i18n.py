@@ -13,6 +13,7 @@ Numbers and dates are formatted for the locale with Babel's CLDR data.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -30,6 +31,7 @@ DEFAULT_LANGUAGE = "zh"
 COOKIE = "ems_lang"
 # The CLDR locale each language formats with.
 _CLDR = {"zh": "zh_Hans_CN", "en": "en_GB"}
+_PLACEHOLDER = re.compile(r"(%\(\w+\)s)")
 
 
 @cache
@@ -68,6 +70,47 @@ def gettext(message: str, **variables: object) -> str:
     """``message`` in the request's language, with ``%(name)s`` variables filled in."""
     text = catalogue(current_language()).get(message, message)
     return text % variables if variables else text
+
+
+@cache
+def _patterns(language: str) -> list[tuple[re.Pattern[str], str]]:
+    # Catalogue entries with %(name)s placeholders also translate messages built at run
+    # time ("Length must be between 4 and 40."): the placeholders become capture groups.
+    out = []
+    for msgid, text in catalogue(language).items():
+        names = _PLACEHOLDER.findall(msgid)
+        if not names:
+            continue
+        regex = "".join(
+            f"(?P<{part[2:-2]}>.+?)" if _PLACEHOLDER.fullmatch(part) else re.escape(part)
+            for part in _PLACEHOLDER.split(msgid)
+        )
+        out.append((re.compile(f"^{regex}$", re.S), text))
+    # Longer ids first: the more specific message wins.
+    out.sort(key=lambda item: len(item[0].pattern), reverse=True)
+    return out
+
+
+def translate_message(text: str) -> str:
+    """A message made at run time (a service's refusal, a validation message) in the
+    request's language: a catalogue entry, else a pattern of one, else as it is.
+
+    Never %-formats ``text`` itself, which may quote what the user typed.
+    """
+    language = current_language()
+    exact = catalogue(language).get(text)
+    if exact is not None:
+        return exact
+    for pattern, translated in _patterns(language):
+        found = pattern.match(text)
+        if found is not None:
+            return translated % {k: _nested(v) for k, v in found.groupdict().items()}
+    return text
+
+
+def _nested(value: str) -> str:
+    # A quoted part may itself be a message ("meters: Not a valid integer.").
+    return catalogue(current_language()).get(value, value)
 
 
 def ngettext(singular: str, plural: str, count: int, **variables: object) -> str:

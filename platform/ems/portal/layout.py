@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, current_app, g, request, session, url_for
+from werkzeug.exceptions import HTTPException
 
 from ems.auth.permissions import Permission, Principal
 from ems.auth.sessions import TenantAccess, tenants_of
@@ -65,7 +66,7 @@ def _principal() -> Principal | None:
     # token): it is then shown as to an anonymous visitor instead of failing again.
     try:
         return current_principal()
-    except EmsError:
+    except (EmsError, HTTPException):
         return None
 
 
@@ -134,5 +135,6 @@ def install(app: Flask) -> None:
         date=i18n.format_date,
         datetime=i18n.format_datetime,
         unit=i18n.unit,
+        tr=i18n.translate_message,
     )
     app.context_processor(_context)

@@ -105,11 +105,8 @@ def placed(errors: FieldErrors, shown: Collection[str]) -> FieldErrors:
 
 
 def as_message_id(text: str) -> str:
-    """``text`` safe to pass to a template's ``_()``, which %-formats what it translates.
-
-    Messages may quote what was typed (``got '50%'``); a lone % would break the page.
-    """
-    return text.replace("%", "%%")
+    """``text`` as templates show it: through the ``tr`` filter, which never %-formats."""
+    return text
 
 
 def filter_args(names: Collection[str]) -> dict[str, str]:

@@ -8,6 +8,7 @@ as for the API: a form that fails validation answers 422 and writes nothing.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,6 +18,7 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 
 from ems.auth.permissions import Permission, Principal
 from ems.errors import EmsError, Unauthenticated
+from ems.portal.i18n import mark
 from ems.web.pipeline import current_principal
 from ems.web.tenancy import bind_each_request, bound_tenant_row
 
@@ -110,10 +112,34 @@ def _field_names(schema: ma.Schema, prefix: str = "") -> set[str]:
     return names
 
 
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+CONTROL_MESSAGE = mark("contains a control character")
+
+
+def _control_characters(values: Mapping[str, str]) -> FieldErrors:
+    # PostgreSQL text cannot hold NUL, and no field of a form means any control character:
+    # refused next to the field before a schema or a query sees it.
+    return {name: [CONTROL_MESSAGE] for name, value in values.items() if CONTROL.search(value)}
+
+
+def _with_nested(schema: ma.Schema, values: dict[str, Any]) -> dict[str, Any]:
+    # An empty section still gets its dict, so each of its required fields is named.
+    for name, field in schema.fields.items():
+        if isinstance(field, ma.fields.Nested) and isinstance(field.schema, ma.Schema):
+            key = field.data_key or name
+            if isinstance(values.get(key, {}), dict):
+                values[key] = _with_nested(field.schema, dict(values.get(key, {})))
+    return values
+
+
 def load_form(schema: ma.Schema) -> tuple[dict[str, Any], FieldErrors]:
     """Validate the submitted form with the API's own schema: (data, errors per field)."""
+    names = _field_names(schema)
+    problems = _control_characters({k: v for k, v in request.form.items() if k in names})
+    if problems:
+        return {}, problems
     try:
-        return schema.load(form_values(schema)), {}
+        return schema.load(_with_nested(schema, form_values(schema))), {}
     except ma.ValidationError as error:
         return {}, flatten(error.messages)
 
@@ -122,6 +148,9 @@ def load_query(schema: ma.Schema) -> tuple[dict[str, Any], FieldErrors]:
     """Validate a GET form (the query string: pickers, filters) with the API's own schema."""
     names = _field_names(schema)
     flat = {k: v.strip() for k, v in request.args.items() if k in names and v.strip() != ""}
+    problems = _control_characters(flat)
+    if problems:
+        return {}, problems
     try:
         return schema.load(_nest(flat)), {}
     except ma.ValidationError as error:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from ems.auth.permissions import Principal
 from ems.auth.principals import client_principal, user_principal
 from ems.context import TenantRef, current_actor, current_request_id, current_tenant
-from ems.errors import Forbidden, Unauthenticated
+from ems.errors import Forbidden, NotFound, Unauthenticated
 from ems.web import metrics
 from ems.web.state import state
 
@@ -116,10 +116,15 @@ def _check_csrf() -> None:
 def _form_token() -> str:
     if request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
         return ""
+    # A body over the limit raises RequestEntityTooLarge here: the answer is 413, not a
+    # CSRF refusal (the error page then renders as to a visitor: ems.portal.layout).
     return str(request.form.get(CSRF_FIELD, ""))
 
 
 def _start() -> None:
+    if "\x00" in request.path:
+        # No route, slug or id holds a NUL (PostgreSQL text cannot): nothing is there.
+        raise NotFound("not found")
     g.started = time.perf_counter()
     incoming = request.headers.get("X-Request-ID", "")
     g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
