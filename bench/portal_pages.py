@@ -37,7 +37,7 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench.*, tests.*
 
-from bench.actuals_query import (  # noqa: E402
+from bench.actuals_query import (
     ADMIN_URL,
     PASSWORD,
     REPO,
@@ -46,9 +46,9 @@ from bench.actuals_query import (  # noqa: E402
     make_app,
     make_tenant,
 )
-from bench.common import admin, drop, percentile  # noqa: E402
-from ems.db import Database  # noqa: E402
-from ems.migrate import upgrade_control  # noqa: E402
+from bench.common import admin, drop, percentile
+from ems.db import Database
+from ems.migrate import upgrade_control
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
