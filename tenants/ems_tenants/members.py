@@ -121,6 +121,9 @@ def _keep_an_administrator(session: Session, membership: Membership) -> None:
     # Without a tenant administrator nobody could manage members again but the platform.
     if membership.role != Role.TENANT_ADMIN:
         return
+    # Two administrators demoting each other at once must not both see the other one:
+    # the tenant's row is locked until the transaction ends, so the counts are in turn.
+    session.execute(select(Tenant.id).where(Tenant.id == membership.tenant_id).with_for_update())
     others = session.scalar(
         select(func.count())
         .select_from(Membership)

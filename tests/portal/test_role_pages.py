@@ -379,6 +379,7 @@ def test_api_client_is_registered_shown_once_and_revoked(pages_for: Any, databas
     form = {"name": name, "scopes": ["tenant:read", "data:write"]}
     created = alice.post(f"{MEMBERS}clients", form, csrf_from=MEMBERS)
     assert created.status_code == 201
+    assert created.headers["Cache-Control"] == "no-store"  # the secret stays out of caches
     text = created.get_data(as_text=True)
     client_id = re.search(r'data-testid="client-id">([^<]+)<', text)
     assert client_id is not None and 'data-testid="client-secret"' in text

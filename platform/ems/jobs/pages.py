@@ -23,6 +23,14 @@ blp = pages_blueprint("jobs_pages", __name__)
 # Ids are PostgreSQL integers: a larger one in a URL matches no route (404) instead of
 # failing in the database (<int(max=...)> below).
 POLL_SECONDS = 1
+
+
+def poll_seconds(job: Job) -> int:
+    """Every second while a job is young, then less often (a stuck queue is not hammered)."""
+    age = (utcnow() - job.created_at).total_seconds()
+    return POLL_SECONDS if age < 60 else 5 if age < 600 else 30
+
+
 # A job queued longer than this is probably waiting for a worker that is not running.
 WORKER_HINT_AFTER = timedelta(seconds=60)
 _ROW_ERROR = re.compile(r"^rows\[(\d+)\]\.(.+)$")
@@ -100,7 +108,7 @@ def _context(job_id: int) -> dict[str, Any]:
         "cells": cells,
         "other_errors": other,
         "back": BACK.get(ledger),
-        "poll": POLL_SECONDS,
+        "poll": poll_seconds(job),
         "waiting_for_worker": waiting,
     }
 

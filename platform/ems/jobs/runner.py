@@ -166,6 +166,12 @@ def run_in_transaction(database: Database, tenant: TenantRef, job_id: int) -> No
         log.exception("job %s of %s stopped on an error", job_id, tenant.slug)
         with database.transaction(tenant.schema_name) as session:
             give_up(session, job_id, "the job stopped on an internal error; try again")
+    except BaseException:
+        # Dramatiq's time limit and shutdown interrupt with BaseException subclasses: the
+        # progress writer has already saved "running", so end the job before passing it on.
+        with database.transaction(tenant.schema_name) as session:
+            give_up(session, job_id, "the job was stopped (time limit or shutdown); try again")
+        raise
     finally:
         current_tenant.reset(token)
 

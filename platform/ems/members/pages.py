@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask import Response, flash, request
+from flask import Response, flash, make_response, request
 
 from ems.auth.permissions import CLIENT_SCOPES, Permission
 from ems.errors import EmsError
@@ -167,8 +167,11 @@ def create_client() -> Any:
         except EmsError as error:
             errors = service_errors(error)
         else:
-            # Rendered, not redirected: the secret must not travel in a cookie or a URL.
-            return _render(201, issued=issued)
+            # Rendered, not redirected: the secret must not travel in a cookie or a URL,
+            # nor stay in the browser's cache or back/forward history.
+            response = make_response(_render(201, issued=issued))
+            response.headers["Cache-Control"] = "no-store"
+            return response
     values = {"name": request.form.get("name", ""), "scopes": request.form.getlist("scopes")}
     return _render(422, client_errors=errors, client_values=values)
 

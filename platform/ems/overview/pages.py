@@ -24,9 +24,10 @@ MESSAGES = (mark("service providers' engineers only"),)  # the 403 page shows it
 def overview() -> Any:
     """Every plant of the engineer: gateway health, data completeness, open faults."""
     rows = plants.current_engineer_overview()
+    health = [row.health for row in rows if row.health is not None]  # suspended ones: none
     totals = {
-        "gateways": sum(len(row.health.gateways) for row in rows),
-        "online": sum(row.health.gateways_online for row in rows),
-        "faults": sum(row.health.open_faults for row in rows),
+        "gateways": sum(len(h.gateways) for h in health),
+        "online": sum(h.gateways_online for h in health),
+        "faults": sum(h.open_faults for h in health),
     }
     return page("provider/overview.html", plants=rows, totals=totals)

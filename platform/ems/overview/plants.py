@@ -22,7 +22,7 @@ from ems.errors import Forbidden, Unauthenticated
 from ems.overview.services import PlantHealth, plant_health
 from ems.web.pipeline import current_principal, db
 from ems.web.state import state
-from ems_tenants.models import Tenant
+from ems_tenants.models import Tenant, TenantStatus
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class PlantOverview:
     role: str
     status: str
     region_code: str
-    health: PlantHealth
+    health: PlantHealth | None  # None while the tenant is suspended
 
 
 def require_provider_engineer(principal: Principal | None) -> Principal:
@@ -74,7 +74,11 @@ def provider_overview(
                 role=access.role,
                 status=str(row.status),
                 region_code=row.region_code,
-                health=tenant_health(database, row, now),
+                # A suspended tenant's data stays closed, as on its own pages (403):
+                # the engineer sees that it is suspended, not its figures.
+                health=tenant_health(database, row, now)
+                if row.status == TenantStatus.ACTIVE
+                else None,
             )
         )
     return out

@@ -41,4 +41,8 @@ class PlantOverviewSchema(ma.Schema):
     role = ma.fields.String()
     status = ma.fields.String(metadata={"description": "active | suspended"})
     region_code = ma.fields.String()
-    health = ma.fields.Nested(PlantHealthSchema)
+    health = ma.fields.Nested(
+        PlantHealthSchema,
+        allow_none=True,
+        metadata={"description": "null while the tenant is suspended"},
+    )

@@ -128,13 +128,17 @@ def plant_health(session: Session, tenant_id: int, now: datetime) -> PlantHealth
     )
 
 
-def latest_values(session: Session, gateway_id: str | None = None) -> list[dict[str, Any]]:
-    """The latest value, time and quality of every point that has one."""
-    stmt = (
-        select(Point, LatestValue)
-        .join(LatestValue, LatestValue.point == Point.id)
-        .order_by(Point.gateway_id, Point.code)
-    )
+def latest_values(
+    session: Session, gateway_id: str | None = None, newest: int | None = None
+) -> list[dict[str, Any]]:
+    """The latest value, time and quality of every point that has one (by gateway and code),
+    or of the ``newest`` that reported last (a panel polled every few seconds reads only
+    those, whatever the tenant's point count)."""
+    stmt = select(Point, LatestValue).join(LatestValue, LatestValue.point == Point.id)
+    if newest is not None:
+        stmt = stmt.order_by(LatestValue.ts.desc(), Point.code).limit(newest)
+    else:
+        stmt = stmt.order_by(Point.gateway_id, Point.code)
     if gateway_id:
         stmt = stmt.where(Point.gateway_id == gateway_id)
     return [

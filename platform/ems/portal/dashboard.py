@@ -77,9 +77,7 @@ def index() -> Any:
 
 
 def _latest() -> list[dict[str, Any]]:
-    rows = latest_values(db())
-    rows.sort(key=lambda row: row["ts"], reverse=True)
-    return rows[:REALTIME_ROWS]
+    return latest_values(db(), newest=REALTIME_ROWS)
 
 
 @blp.get("/dashboard/realtime")

@@ -6,9 +6,12 @@ a form's validation errors never come here (the form is shown again with them).
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Flask, Response, g, make_response, redirect, render_template, request, url_for
 
 from ems.portal.i18n import mark
+from ems.portal.web import safe_next
 
 TITLES = {
     400: mark("Bad request"),
@@ -33,9 +36,10 @@ def render_error(
         # user's tenants for the menu, in a fresh one. Nothing of the request is kept.
         session.rollback()
     if status == 401:
-        target = url_for("portal.login", next=request.full_path.rstrip("?"))
+        back = _back_to()
+        target = url_for("portal.login", next=back)
         if g.get("session_expired"):
-            target = url_for("portal.login", next=request.full_path.rstrip("?"), expired=1)
+            target = url_for("portal.login", next=back, expired=1)
         if request.headers.get("HX-Request") == "true":
             # htmx follows HX-Redirect with a full page load instead of swapping a fragment.
             response = make_response("", 401)
@@ -51,6 +55,16 @@ def render_error(
         fields=fields or {},
     )
     return make_response(body, status)
+
+
+def _back_to() -> str:
+    # After logging in again, the user returns to the page, not to the fragment a poll of
+    # that page asked for: htmx names the page in HX-Current-URL (only its path is kept).
+    if request.headers.get("HX-Request") == "true":
+        parts = urlsplit(request.headers.get("HX-Current-URL", ""))
+        page_path = parts.path + (f"?{parts.query}" if parts.query else "")
+        return safe_next(page_path, "/")
+    return request.full_path.rstrip("?")
 
 
 def install(app: Flask) -> None:

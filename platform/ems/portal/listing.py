@@ -52,7 +52,7 @@ class Paged:
 def paged(stmt: Select[Any]) -> Paged:
     """The page of ``stmt`` the query string asks for (``page``), counted as the API does."""
     raw = request.args.get("page", "1")
-    number = int(raw) if raw.isdigit() and 0 < int(raw) < 100_000 else 1
+    number = int(raw) if raw.isascii() and raw.isdigit() and 0 < int(raw) < 100_000 else 1
     params = PaginationParameters(number, PAGE_SIZE)
     items = paginate(db(), stmt, params)
     return Paged(items, number, int(params.item_count or 0))
@@ -77,6 +77,7 @@ def posted_file(field: str = "file") -> tuple[str, bytes]:
     if not isinstance(storage, FileStorage) or not storage.filename:
         raise InvalidInput("no file was chosen", fields={field: [choose]})
     filename, content = read_file(storage, field)
+    filename = _short_name(filename)
     if not filename.lower().endswith(LEDGER_FILES):
         raise InvalidInput("not a ledger file", fields={field: [choose]})
     if len(content) > tabular.MAX_BYTES:
@@ -84,6 +85,21 @@ def posted_file(field: str = "file") -> tuple[str, bytes]:
     if not content:
         raise InvalidInput("the file is empty", fields={field: [mark("The file is empty.")]})
     return filename, content
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_FILENAME = 200  # the jobs table's column
+
+
+def _short_name(filename: str) -> str:
+    # A browser sends whatever the file is called; the job keeps at most 200 characters
+    # of it (the extension kept, since it says how to read the file), never a control one.
+    name = _CONTROL.sub("", filename)
+    if len(name) <= MAX_FILENAME:
+        return name
+    stem, dot, extension = name.rpartition(".")
+    keep = MAX_FILENAME - len(extension) - 1
+    return f"{stem[:keep]}.{extension}" if dot and keep > 0 else name[:MAX_FILENAME]
 
 
 _INDEX = re.compile(r"\.\d+$")

@@ -81,7 +81,7 @@ def _days(query: dict[str, Any], tz: ZoneInfo) -> tuple[tuple[date, date] | None
 def _page_number() -> int:
     number = request.args.get("page", "1")
     # Past the last page there is nothing to show; a huge number must not reach OFFSET.
-    return int(number) if number.isdigit() and 0 < int(number) < 100_000 else 1
+    return int(number) if number.isascii() and number.isdigit() and 0 < int(number) < 100_000 else 1
 
 
 def _one_page(stmt: Select[Any], number: int, size: int) -> tuple[list[Any], int]:

@@ -17,10 +17,16 @@ from flask import current_app, g, request
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from ems.auth.permissions import Permission, authorize
+from ems.auth.permissions import Permission, Principal, authorize
 from ems.context import TenantRef
 from ems.errors import NotFound, QuotaExceeded, TenantSuspended, Unauthenticated
-from ems.web.pipeline import SAFE_METHODS, bind_tenant, current_principal, db
+from ems.web.pipeline import (
+    BACKGROUND_HEADER,
+    SAFE_METHODS,
+    bind_tenant,
+    current_principal,
+    db,
+)
 from ems.web.ratelimit import rate_limit
 from ems_tenants.models import Tenant, TenantStatus, TenantUsage
 
@@ -72,8 +78,20 @@ def access_tenant(slug: str, permission: Permission) -> Tenant:
         raise TenantSuspended("this tenant is suspended; its data is kept")
     if permission is not Permission.TENANT_READ and _over_storage(tenant):
         raise QuotaExceeded("the plan's storage is used up; writes are refused until it is raised")
-    rate_limit(f"tenant:{tenant.id}", tenant.plan.api_requests_per_minute)
+    rate_limit(*_budget(tenant, principal))
     return tenant
+
+
+# What the portal's own pages poll (job progress, real-time panels) in a minute at most,
+# per tenant: kept apart from the plan's API budget, so that two open job pages cannot
+# starve the tenant's integrations, and a flood of polls still stops somewhere.
+BACKGROUND_PER_MINUTE = 1200
+
+
+def _budget(tenant: Tenant, principal: Principal) -> tuple[str, int]:
+    if principal.kind == "user" and request.headers.get(BACKGROUND_HEADER):
+        return f"tenant:{tenant.id}:background", BACKGROUND_PER_MINUTE
+    return f"tenant:{tenant.id}", tenant.plan.api_requests_per_minute
 
 
 def _pop_slug(endpoint: str | None, values: dict[str, Any] | None) -> None:
