@@ -25,11 +25,8 @@ import argparse
 import gc
 import os
 import re
-import statistics
 import sys
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -45,23 +42,13 @@ from bench.actuals_query import (
     generate,
     make_app,
     make_tenant,
+    timed,
 )
-from bench.common import admin, drop, percentile
+from bench.common import admin, drop
 from ems.db import Database
 from ems.migrate import upgrade_control
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def timed(runs: int, action: Callable[[], int]) -> tuple[float, float, float, int]:
-    """p50, p95 and max in milliseconds over ``runs`` calls (after one warm-up); bytes."""
-    size = action()
-    samples = []
-    for _ in range(runs):
-        began = time.perf_counter()
-        action()
-        samples.append((time.perf_counter() - began) * 1000)
-    return statistics.median(samples), percentile(samples, 0.95), max(samples), size
 
 
 def log_in(client: object, email: str) -> None:

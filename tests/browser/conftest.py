@@ -15,19 +15,10 @@ from typing import Any
 import pytest
 from werkzeug.serving import make_server
 
+from ems.portal.screenshots import CHROMIUM, CHROMIUM_ARGS, DESKTOP
 from tests.ingest import conftest as ingest_fixtures
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-VIEWPORT = {"width": 1366, "height": 768}
+VIEWPORT = dict(DESKTOP)
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +39,7 @@ def browser() -> Iterator[Any]:
 
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+            executable_path=CHROMIUM, headless=True, args=list(CHROMIUM_ARGS)
         )
         yield chromium
         chromium.close()

@@ -17,18 +17,18 @@ from ems.auth.permissions import Permission
 from ems.equipment import catalogue, services
 from ems.equipment.models import Equipment
 from ems.equipment.schemas import EquipmentInputSchema, EquipmentQuerySchema
-from ems.errors import Conflict, EmsError
+from ems.errors import Conflict
 from ems.portal import listing
 from ems.portal.i18n import current_language, mark
 from ems.portal.web import (
     FieldErrors,
+    apply_form,
     flatten,
     form_values,
     load_query,
     page,
     pages_blueprint,
     see_other,
-    service_errors,
 )
 from ems.web.pipeline import db
 from ems.web.tenancy import bound_tenant_row, requires
@@ -118,15 +118,9 @@ def new() -> Any:
 @blp.post("/equipment/new")
 def create() -> Any:
     """Add equipment (the API's schema and service); 422 shows the form again."""
-    data, errors = _load()
-    if not errors:
-        try:
-            row = services.create_equipment(db(), data)
-        except EmsError as error:
-            db().rollback()  # the answer is 422 either way; the form is drawn from a clean session
-            errors = service_errors(error)
-        else:
-            return _shown(row.id)
+    row, errors = apply_form(_load(), lambda data: services.create_equipment(db(), data))
+    if row is not None:
+        return _shown(row.id)
     return _form(None, request.form, request.form.getlist("energy_types"), errors)
 
 
@@ -145,17 +139,15 @@ def edit(equipment_id: int) -> Any:
 def update(equipment_id: int) -> Any:
     """Replace the equipment's fields, unless someone changed it since the form was opened."""
     row = services.access_equipment(db(), equipment_id)
-    data, errors = _load()
+
+    def save(data: dict[str, Any]) -> None:
+        _same_version(row)
+        kept = {name: getattr(row, name) for name in API_ONLY}
+        services.update_equipment(db(), row, {**data, **kept})
+
+    _, errors = apply_form(_load(), save)
     if not errors:
-        try:
-            _same_version(row)
-            kept = {name: getattr(row, name) for name in API_ONLY}
-            services.update_equipment(db(), row, {**data, **kept})
-        except EmsError as error:
-            db().rollback()
-            errors = service_errors(error)
-        else:
-            return _shown(equipment_id)
+        return _shown(equipment_id)
     energy = request.form.getlist("energy_types")
     return _form(services.access_equipment(db(), equipment_id), request.form, energy, errors)
 

@@ -17,7 +17,7 @@ from flask import request
 from sqlalchemy import select
 
 from ems.auth.permissions import Permission
-from ems.errors import Conflict, EmsError, InvalidInput
+from ems.errors import Conflict, InvalidInput
 from ems.meters import points, services
 from ems.meters.models import InstrumentClass, Meter
 from ems.meters.reminders import KIND as CALIBRATION_DUE
@@ -27,13 +27,13 @@ from ems.portal import listing
 from ems.portal.i18n import current_language, mark
 from ems.portal.web import (
     FieldErrors,
+    apply_form,
     flatten,
     load_form,
     load_query,
     page,
     pages_blueprint,
     see_other,
-    service_errors,
 )
 from ems.reminders.services import lead_days
 from ems.web.pipeline import db
@@ -158,15 +158,12 @@ def new() -> Any:
 @blp.post("/meters/new")
 def create() -> Any:
     """Add a meter (validated by the API's schema and service); 422 shows the form again."""
-    data, errors = load_form(MeterInputSchema())
-    if not errors:
-        try:
-            meter = services.save_meter(db(), data, reason="建档 created")
-        except EmsError as error:
-            db().rollback()  # the answer is 422 either way; the form is drawn from a clean session
-            errors = service_errors(error)
-        else:
-            return see_other("meters_pages.show", slug=bound_tenant_row().slug, meter_id=meter.id)
+    meter, errors = apply_form(
+        load_form(MeterInputSchema()),
+        lambda data: services.save_meter(db(), data, reason="建档 created"),
+    )
+    if meter is not None:
+        return see_other("meters_pages.show", slug=bound_tenant_row().slug, meter_id=meter.id)
     return _form(None, request.form, errors)
 
 
@@ -183,16 +180,14 @@ def edit(meter_id: int) -> Any:
 def update(meter_id: int) -> Any:
     """Replace a meter's fields, unless someone changed it since the form was opened."""
     meter = services.access_meter(db(), meter_id)
-    data, errors = load_form(MeterInputSchema())
+
+    def save(data: dict[str, Any]) -> None:
+        _same_version(meter)
+        services.save_meter(db(), data, meter)
+
+    _, errors = apply_form(load_form(MeterInputSchema()), save)
     if not errors:
-        try:
-            _same_version(meter)
-            services.save_meter(db(), data, meter)
-        except EmsError as error:
-            db().rollback()
-            errors = service_errors(error)
-        else:
-            return see_other("meters_pages.show", slug=bound_tenant_row().slug, meter_id=meter_id)
+        return see_other("meters_pages.show", slug=bound_tenant_row().slug, meter_id=meter_id)
     return _form(services.access_meter(db(), meter_id), request.form, errors)
 
 

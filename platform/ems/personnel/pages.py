@@ -13,7 +13,7 @@ from flask import request
 from sqlalchemy import select
 
 from ems.auth.permissions import Permission
-from ems.errors import Conflict, EmsError
+from ems.errors import Conflict
 from ems.personnel import services
 from ems.personnel.models import Person, PersonDocument
 from ems.personnel.schemas import PersonInputSchema, PersonQuerySchema
@@ -21,12 +21,12 @@ from ems.portal import listing
 from ems.portal.i18n import mark
 from ems.portal.web import (
     FieldErrors,
+    apply_form,
     load_form,
     load_query,
     page,
     pages_blueprint,
     see_other,
-    service_errors,
 )
 from ems.web.pipeline import db
 from ems.web.tenancy import bound_tenant_row, requires
@@ -118,17 +118,11 @@ def new() -> Any:
 @blp.post("/personnel/new")
 def create() -> Any:
     """Add a person (the API's schema and service); 422 shows the form again."""
-    data, errors = load_form(PersonInputSchema())
-    if not errors:
-        try:
-            person = services.create_person(db(), data)
-        except EmsError as error:
-            db().rollback()  # the answer is 422 either way; the form is drawn from a clean session
-            errors = service_errors(error)
-        else:
-            return see_other(
-                "personnel_pages.show", slug=bound_tenant_row().slug, person_id=person.id
-            )
+    person, errors = apply_form(
+        load_form(PersonInputSchema()), lambda data: services.create_person(db(), data)
+    )
+    if person is not None:
+        return see_other("personnel_pages.show", slug=bound_tenant_row().slug, person_id=person.id)
     return _form(None, request.form, errors)
 
 
@@ -145,18 +139,14 @@ def edit(person_id: int) -> Any:
 def update(person_id: int) -> Any:
     """Replace a person's columns, unless someone changed them since the form was opened."""
     person = services.access_person(db(), person_id)
-    data, errors = load_form(PersonInputSchema())
+
+    def save(data: dict[str, Any]) -> None:
+        _same_version(person)
+        services.update_person(db(), person, data)
+
+    _, errors = apply_form(load_form(PersonInputSchema()), save)
     if not errors:
-        try:
-            _same_version(person)
-            services.update_person(db(), person, data)
-        except EmsError as error:
-            db().rollback()
-            errors = service_errors(error)
-        else:
-            return see_other(
-                "personnel_pages.show", slug=bound_tenant_row().slug, person_id=person_id
-            )
+        return see_other("personnel_pages.show", slug=bound_tenant_row().slug, person_id=person_id)
     return _form(services.access_person(db(), person_id), request.form, errors)
 
 

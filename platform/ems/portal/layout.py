@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, current_app, g, request, session, url_for
+from flask import Flask, current_app, g, request, session
 from werkzeug.exceptions import HTTPException
 
 from ems.auth.permissions import Permission, Principal
@@ -18,6 +18,7 @@ from ems.auth.sessions import TenantAccess, tenants_of
 from ems.errors import EmsError
 from ems.portal import i18n
 from ems.portal.i18n import mark
+from ems.portal.web import can, tenant_url
 from ems.web.pipeline import CSRF_FIELD, CSRF_HEADER, current_principal, new_csrf_token
 from ems.web.state import state
 
@@ -97,16 +98,10 @@ def _context() -> dict[str, Any]:
         "languages": i18n.LANGUAGES,
         "has_page": _has,
         "Permission": Permission,
-        "tenant_url": lambda endpoint, **values: url_for(endpoint, slug=tenant.slug, **values),
+        "tenant_url": tenant_url,
         "request_path": request.full_path.rstrip("?"),
         "session_idle": state().settings.session_idle if principal else 0,
     }
-
-
-def _can(permission: Permission) -> bool:
-    principal = _principal()
-    tenant = _tenant_row()
-    return bool(principal and tenant and permission in principal.permissions_in(tenant.id))
 
 
 def options(items: Any, value: str, label: str) -> list[tuple[Any, Any]]:
@@ -125,7 +120,7 @@ def install(app: Flask) -> None:
     env.install_gettext_callables(  # type: ignore[attr-defined]
         i18n.gettext, i18n.ngettext, newstyle=True
     )
-    env.globals["can"] = _can
+    env.globals["can"] = can
     env.globals["options"] = options
     # Globals, not context: macros imported without context use them too.
     env.globals.update(csrf_token=csrf_token, csrf_field=CSRF_FIELD, csrf_header=CSRF_HEADER)

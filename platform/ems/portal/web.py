@@ -9,8 +9,8 @@ as for the API: a form that fails validation answers 422 and writes nothing.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import marshmallow as ma
@@ -19,7 +19,7 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 from ems.auth.permissions import Permission, Principal
 from ems.errors import EmsError, Unauthenticated
 from ems.portal.i18n import mark
-from ems.web.pipeline import current_principal
+from ems.web.pipeline import current_principal, db
 from ems.web.tenancy import bind_each_request, bound_tenant_row
 
 FieldErrors = dict[str, list[str]]
@@ -155,6 +155,28 @@ def load_query(schema: ma.Schema) -> tuple[dict[str, Any], FieldErrors]:
         return schema.load(_nest(flat)), {}
     except ma.ValidationError as error:
         return {}, flatten(error.messages)
+
+
+T = TypeVar("T")
+
+
+def apply_form(
+    loaded: tuple[dict[str, Any], FieldErrors], save: Callable[[dict[str, Any]], T]
+) -> tuple[T | None, FieldErrors]:
+    """``save`` the validated form (from ``load_form``): (what it returned, no errors), or
+    (None, the errors), a service's refusal placed next to the fields it names.
+
+    On a refusal the request's session is rolled back: the answer is 422 either way, and the
+    form is drawn again from a clean session.
+    """
+    data, errors = loaded
+    if errors:
+        return None, errors
+    try:
+        return save(data), {}
+    except EmsError as error:
+        db().rollback()
+        return None, service_errors(error)
 
 
 def service_errors(error: EmsError) -> FieldErrors:
